@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from commerce.demo import DEMO_PASSWORD, LOGINS, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo store, inventory, buyers and staff users (idempotent) and print the logins."
+
+    def handle(self, *args, **options):
+        result = seed_demo()
+        if result.created:
+            self.stdout.write(f"Created {len(result.created)} demo records.")
+        else:
+            self.stdout.write("Demo data already present; nothing changed.")
+        self.stdout.write(f"Logins (password '{DEMO_PASSWORD}' for all):")
+        for username, role in LOGINS:
+            self.stdout.write(f"  {username:<11} {role}")

@@ -1,0 +1,203 @@
+"""The shared kernel: stores and their flow settings, buyers, products, currencies."""
+
+import secrets
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from commerce.money import ISO_MINOR_UNITS, quantize_money
+
+MONEY = {"max_digits": 18, "decimal_places": 5}
+RATE = {"max_digits": 18, "decimal_places": 8}
+
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def random_code(length: int) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+class ShipMode(models.TextChoices):
+    STANDARD = "STANDARD", "Standard ground"
+    EXPRESS = "EXPRESS", "Express (2 days)"
+    OVERNIGHT = "OVERNIGHT", "Overnight"
+
+
+EXPEDITED_SHIP_MODES = frozenset({ShipMode.EXPRESS, ShipMode.OVERNIGHT})
+
+
+class PaperSize(models.TextChoices):
+    A4 = "A4", "A4"
+    LETTER = "Letter", "US Letter"
+
+
+class Currency(models.Model):
+    code = models.CharField(max_length=3, primary_key=True)
+    name = models.CharField(max_length=64)
+    minor_units = models.PositiveSmallIntegerField(default=2)
+
+    class Meta:
+        verbose_name_plural = "currencies"
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(minor_units__lte=4), name="currency_minor_units_lte_4"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @classmethod
+    def iso_minor_units(cls, code: str) -> int:
+        return ISO_MINOR_UNITS.get(code.upper(), 2)
+
+
+class ExchangeRate(models.Model):
+    """One unit of ``from_currency`` buys ``rate`` units of ``to_currency``."""
+
+    from_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="rates_from")
+    to_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="rates_to")
+    rate = models.DecimalField(**RATE, validators=[MinValueValidator(Decimal("0.00000001"))])
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["from_currency", "to_currency"]
+        constraints = [
+            models.UniqueConstraint(fields=["from_currency", "to_currency"], name="exchange_rate_unique_pair"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+            models.CheckConstraint(
+                condition=~Q(from_currency=models.F("to_currency")), name="exchange_rate_distinct_currencies"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.from_currency_id} = {self.rate} {self.to_currency_id}"
+
+
+class Store(models.Model):
+    """A storefront and the settings of its order flow."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=128)
+    currency = models.ForeignKey(Currency, on_delete=models.PROTECT)
+    email = models.EmailField(blank=True)
+    address = models.TextField(blank=True, help_text="Shown on packing slips.")
+    is_default = models.BooleanField(default=False)
+
+    allocation_good_for = models.DurationField(
+        default=timedelta(hours=12), help_text="How long stock stays held for an unsubmitted or unapproved order."
+    )
+    partial_release = models.BooleanField(
+        default=False, help_text="Release the allocated items of a backordered order before the rest arrives."
+    )
+    batch_size = models.PositiveIntegerField(default=25, validators=[MinValueValidator(1)])
+    reauthorize_before = models.DurationField(
+        default=timedelta(hours=24), help_text="Reauthorize payments this long before they expire."
+    )
+    review_threshold = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Card payments above this amount go to review."
+    )
+    payment_cleanup_after = models.DurationField(
+        default=timedelta(days=3), help_text="Cancel payment-pending orders whose payments all failed after this."
+    )
+    tax_rates = models.JSONField(
+        default=dict, blank=True, help_text='Tax rate per destination country, e.g. {"US": "0.0825"}.'
+    )
+    shipping_charges = models.JSONField(
+        default=dict, blank=True, help_text='Flat shipping charge per ship mode, e.g. {"STANDARD": "5.00"}.'
+    )
+    shipping_taxable = models.BooleanField(default=True)
+    default_ship_mode = models.CharField(max_length=16, choices=ShipMode.choices, default=ShipMode.STANDARD)
+    paper_size = models.CharField(max_length=8, choices=PaperSize.choices, default=PaperSize.A4)
+    packing_slip_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True), name="store_one_default"),
+            models.CheckConstraint(condition=Q(batch_size__gte=1), name="store_batch_size_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def tax_rate_for(self, country: str) -> Decimal:
+        return Decimal(str(self.tax_rates.get(country.upper(), "0")))
+
+    def shipping_charge_for(self, ship_mode: str) -> Decimal:
+        return quantize_money(Decimal(str(self.shipping_charges.get(ship_mode, "0"))), self.currency)
+
+
+class Organization(models.Model):
+    """A B2B buyer organization with its order approval rule."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=128)
+    approval_threshold = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="Orders above this amount need an approver. Empty: never."
+    )
+    approval_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, null=True, blank=True)
+    approvers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="approver_of")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(approval_threshold__isnull=True) | Q(approval_currency__isnull=False),
+                name="organization_threshold_has_currency",
+            ),
+            models.CheckConstraint(
+                condition=Q(approval_threshold__isnull=True) | Q(approval_threshold__gte=0),
+                name="organization_threshold_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def new_customer_number() -> str:
+    return f"C{random_code(8)}"
+
+
+class Customer(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="customer")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="customers"
+    )
+    number = models.CharField(max_length=16, unique=True, default=new_customer_number, editable=False)
+    phone = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.user.get_username()})"
+
+    @property
+    def email(self) -> str:
+        return self.user.email
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    price = models.DecimalField(**MONEY, validators=[MinValueValidator(Decimal("0"))])
+    currency = models.ForeignKey(Currency, on_delete=models.PROTECT)
+    backorderable = models.BooleanField(default=False)
+    weight = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal("0"))
+    weight_unit = models.CharField(max_length=4, default="kg")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"

@@ -1,0 +1,111 @@
+"""Staff roles as groups, and the permissions each holds. Data, kept in sync by a migration."""
+
+ORDER_CLERK = "Order clerk"
+PAYMENT_APPROVER = "Payment approver"
+WAREHOUSE = "Warehouse"
+SUPERVISOR = "Supervisor"
+
+_VIEW_ORDERS = [
+    "orders.view_order",
+    "orders.view_orderitem",
+    "orders.view_orderevent",
+    "commerce.view_customer",
+    "commerce.view_product",
+]
+_VIEW_INVENTORY = [
+    "fulfillment.view_stock",
+    "fulfillment.view_fulfillmentcenter",
+    "fulfillment.view_expectedreceipt",
+    "fulfillment.view_expectedreceiptline",
+    "fulfillment.view_allocation",
+]
+
+# Permissions an app adds later are granted by naming them here; codenames that do not exist
+# (yet) are skipped, so the table can name the whole product.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    ORDER_CLERK: _VIEW_ORDERS
+    + _VIEW_INVENTORY
+    + [
+        "orders.approve_order",
+        "orders.cancel_order",
+        "orders.release_order",
+        "payments.view_payment",
+        "payments.view_paymenttransaction",
+        "spending_limits.view_tradingagreement",
+        "spending_limits.view_purchaseorder",
+    ],
+    PAYMENT_APPROVER: _VIEW_ORDERS
+    + [
+        "orders.review_payment",
+        "payments.view_payment",
+        "payments.view_paymenttransaction",
+        "payments.review_payment",
+    ],
+    WAREHOUSE: _VIEW_ORDERS
+    + _VIEW_INVENTORY
+    + [
+        "fulfillment.receive_inventory",
+        "fulfillment.add_expectedreceipt",
+        "fulfillment.change_expectedreceipt",
+        "fulfillment.add_expectedreceiptline",
+        "fulfillment.change_expectedreceiptline",
+        "fulfillment.view_release",
+        "fulfillment.view_pickbatch",
+        "fulfillment.add_pickbatch",
+        "fulfillment.print_pickbatch",
+        "fulfillment.view_package",
+        "fulfillment.add_package",
+        "fulfillment.ship_package",
+        "fulfillment.view_document",
+    ],
+    SUPERVISOR: _VIEW_ORDERS
+    + _VIEW_INVENTORY
+    + [
+        "orders.approve_order",
+        "orders.cancel_order",
+        "orders.release_order",
+        "orders.review_payment",
+        "orders.view_exceptions",
+        "payments.view_payment",
+        "payments.view_paymenttransaction",
+        "payments.review_payment",
+        "fulfillment.receive_inventory",
+        "fulfillment.check_inventory",
+        "fulfillment.view_release",
+        "fulfillment.view_pickbatch",
+        "fulfillment.view_package",
+        "fulfillment.view_document",
+        "spending_limits.view_tradingagreement",
+        "spending_limits.view_purchaseorder",
+        "spending_limits.view_tradingagreementpurchase",
+        "spending_limits.view_tradingagreementrefund",
+        "spending_limits.view_purchaseorderpurchase",
+        "commerce.view_jobrun",
+        "django_q.view_schedule",
+        "django_q.change_schedule",
+        "django_q.view_failure",
+        "django_q.view_success",
+    ],
+}
+
+
+def sync_roles(apps=None) -> None:
+    """Create the role groups and give each exactly the permissions of its row that exist."""
+    if apps is None:
+        from django.apps import apps as global_apps
+
+        apps = global_apps
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, names in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = set()
+        for name in names:
+            app_label, codename = name.split(".", 1)
+            wanted.add((app_label, codename))
+        perms = [
+            perm
+            for perm in Permission.objects.select_related("content_type")
+            if (perm.content_type.app_label, perm.codename) in wanted
+        ]
+        group.permissions.set(perms)

@@ -1,0 +1,99 @@
+"""Inventory writes: receiving goods."""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from commerce.errors import ValidationFailed
+from commerce.models import Product
+from fulfillment.models import Allocation, ExpectedReceipt, ExpectedReceiptLine, FulfillmentCenter, Stock
+
+
+@dataclass
+class ReceiptResult:
+    stock: Stock
+    quantity: int
+    closed_lines: list[str] = field(default_factory=list)
+    promised_to_backorders: int = 0
+
+
+def _reserve_for_backorders(*, line: ExpectedReceiptLine, stock: Stock, quantity: int) -> int:
+    """Turn ``quantity`` units promised on an expected line into stock allocations, oldest orders first."""
+    remaining = quantity
+    allocations = (
+        Allocation.objects.select_for_update()
+        .filter(receipt_line=line, kind=Allocation.Kind.EXPECTED)
+        .order_by("order_item__order__placed_at", "order_item__order_id", "pk")
+    )
+    for allocation in allocations:
+        if remaining == 0:
+            break
+        take = min(allocation.quantity, remaining)
+        if take == allocation.quantity:
+            allocation.kind = Allocation.Kind.STOCK
+            allocation.receipt_line = None
+            allocation.save(update_fields=["kind", "receipt_line"])
+        else:
+            allocation.quantity -= take
+            allocation.save(update_fields=["quantity"])
+            Allocation.objects.create(
+                order_item_id=allocation.order_item_id,
+                fulfillment_center_id=allocation.fulfillment_center_id,
+                kind=Allocation.Kind.STOCK,
+                quantity=take,
+            )
+        remaining -= take
+    converted = quantity - remaining
+    line.quantity_allocated -= converted
+    stock.allocated += converted
+    return converted
+
+
+def inventory_receive(*, fulfillment_center: FulfillmentCenter, product: Product, quantity: int) -> ReceiptResult:
+    """Raise on-hand, closing the center's expected receipt lines of the product, earliest first.
+
+    Units already promised to backorders on a line that is now received stay theirs: they become
+    stock allocations (oldest orders first), so a new order cannot take them before
+    ``process_backorders`` moves the backorders on.
+    """
+    if quantity <= 0:
+        raise ValidationFailed("quantity: must be a positive whole number.", details={"quantity": ["Must be > 0."]})
+    with transaction.atomic():
+        stock, _ = Stock.objects.select_for_update().get_or_create(
+            fulfillment_center=fulfillment_center, product=product
+        )
+        stock.on_hand += quantity
+        result = ReceiptResult(stock=stock, quantity=quantity)
+        lines = (
+            ExpectedReceiptLine.objects.select_for_update()
+            .open()
+            .filter(receipt__fulfillment_center=fulfillment_center, product=product)
+            .select_related("receipt")
+            .order_by("receipt__expected_at", "pk")
+        )
+        to_apply = quantity
+        for line in lines:
+            if to_apply == 0:
+                break
+            received = min(line.open_quantity, to_apply)
+            line.quantity_received += received
+            to_apply -= received
+            overpromised = line.quantity_allocated - line.open_quantity
+            if overpromised > 0:
+                result.promised_to_backorders += _reserve_for_backorders(line=line, stock=stock, quantity=overpromised)
+            line.save(update_fields=["quantity_received", "quantity_allocated"])
+            if line.open_quantity == 0:
+                result.closed_lines.append(f"{line.receipt.number}/{product.sku}")
+        stock.save(update_fields=["on_hand", "allocated", "updated_at"])
+        _close_received_receipts(fulfillment_center=fulfillment_center, product=product)
+    return result
+
+
+def _close_received_receipts(*, fulfillment_center: FulfillmentCenter, product: Product) -> None:
+    receipts = ExpectedReceipt.objects.filter(
+        fulfillment_center=fulfillment_center, status=ExpectedReceipt.Status.OPEN, lines__product=product
+    ).prefetch_related("lines")
+    for receipt in receipts:
+        if all(line.open_quantity == 0 for line in receipt.lines.all()):
+            receipt.status = ExpectedReceipt.Status.CLOSED
+            receipt.save(update_fields=["status"])

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SpendingLimitsConfig(AppConfig):
+    name = "spending_limits"
+    verbose_name = "Spending limits"

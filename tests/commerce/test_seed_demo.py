@@ -1,0 +1,65 @@
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+from commerce.models import ExchangeRate, Organization, Product, Store
+from fulfillment.models import ExpectedReceiptLine, Stock
+from spending_limits.models import PurchaseOrder, TradingAgreement
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def stock_of(sku: str) -> dict[str, int]:
+    return dict(Stock.objects.filter(product__sku=sku).values_list("fulfillment_center__code", "on_hand"))
+
+
+def test_seed_demo_creates_the_contract_data():
+    output = seed()
+
+    store = Store.objects.get(name="Demo Store")
+    assert store.currency_id == "USD"
+    assert stock_of("DEMO-TSHIRT") == {"EAST": 100, "WEST": 50}
+    assert stock_of("DEMO-MUG") == {"EAST": 5, "WEST": 0}
+    assert stock_of("DEMO-POSTER") == {"EAST": 10, "WEST": 0}
+    assert stock_of("DEMO-LAPTOP") == {"EAST": 3, "WEST": 2}
+    assert Product.objects.get(sku="DEMO-MUG").price == Decimal("12.50")
+    assert Product.objects.get(sku="DEMO-POSTER").backorderable is False
+    line = ExpectedReceiptLine.objects.get(product__sku="DEMO-MUG")
+    assert (line.receipt.fulfillment_center.code, line.quantity_ordered) == ("EAST", 20)
+    rates = {(r.from_currency_id, r.to_currency_id): r.rate for r in ExchangeRate.objects.all()}
+    assert rates == {("USD", "EUR"): Decimal("0.92"), ("EUR", "USD"): Decimal("1.087"), ("USD", "GBP"): Decimal("0.79")}
+    acme = Organization.objects.get(name="ACME")
+    assert acme.approval_threshold == Decimal("5000.00")
+    assert list(acme.approvers.values_list("username", flat=True)) == ["carol"]
+    assert TradingAgreement.objects.get(number="ACME-TA-1").limit_amount == Decimal("10000.00")
+    assert TradingAgreement.objects.get(number="ACME-TA-JPY").currency_id == "JPY"
+    assert PurchaseOrder.objects.get(number="ACME-PO-SINGLE").type == "single_use"
+    users = get_user_model().objects
+    for username in ["alice", "dave", "bob", "carol", "admin", "clerk", "payments", "warehouse", "supervisor"]:
+        assert users.get(username=username).check_password("demo-password")
+        assert username in output
+    assert users.get(username="admin").is_superuser
+    assert users.get(username="warehouse").groups.filter(name="Warehouse").exists()
+    assert store.tax_rate_for("US") > 0
+    assert store.shipping_charge_for("STANDARD") > 0
+
+
+def test_seed_demo_twice_changes_nothing():
+    seed()
+    Stock.objects.filter(product__sku="DEMO-MUG", fulfillment_center__code="EAST").update(on_hand=7)
+    counts = (Product.objects.count(), Stock.objects.count(), get_user_model().objects.count())
+
+    output = seed()
+
+    assert "nothing changed" in output
+    assert (Product.objects.count(), Stock.objects.count(), get_user_model().objects.count()) == counts
+    assert stock_of("DEMO-MUG")["EAST"] == 7
