@@ -58,3 +58,8 @@ class IdempotencyKeyReused(ApplicationError):
 class ApprovalRequired(ApplicationError):
     code = "approval_required"
     status_code = 409
+
+
+class NoExchangeRate(ApplicationError):
+    code = "no_exchange_rate"
+    status_code = 409
