@@ -1,9 +1,37 @@
 """B2B trading agreements and purchase orders with spending limits."""
 
-from django.db import models
-from django.db.models import Q
+from decimal import Decimal
 
-from commerce.models import MONEY, Currency, Organization
+from django.db import models
+from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from commerce.models import MONEY, RATE, Currency, Organization
+
+ZERO = Decimal("0")
+
+
+def _ledger_total(reverse_relation) -> Coalesce:
+    """The sum of a holder's ledger rows (``purchases`` or ``refunds``) in its limit currency."""
+    holder = reverse_relation.field.name
+    rows = (
+        reverse_relation.rel.related_model.objects.filter(**{holder: OuterRef("pk")})
+        .order_by()
+        .values(holder)
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    money = DecimalField(**MONEY)
+    return Coalesce(Subquery(rows, output_field=money), Value(ZERO), output_field=money)
+
+
+class LimitHolderQuerySet(models.QuerySet):
+    def with_balances(self):
+        """Annotate ``purchased`` and ``refunded``, the ledger sums behind the remaining balance."""
+        return self.annotate(purchased=_ledger_total(self.model.purchases), refunded=_ledger_total(self.model.refunds))
+
+    def for_organization(self, organization):
+        return self.filter(organization=organization)
 
 
 class AgreementState(models.TextChoices):
@@ -26,6 +54,8 @@ class TradingAgreement(models.Model):
     valid_from = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=12, choices=AgreementState.choices, default=AgreementState.ACTIVE)
+
+    objects = LimitHolderQuerySet.as_manager()
 
     class Meta:
         ordering = ["number"]
@@ -57,6 +87,8 @@ class PurchaseOrder(models.Model):
     state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = LimitHolderQuerySet.as_manager()
+
     class Meta:
         ordering = ["organization", "number"]
         constraints = [
@@ -72,3 +104,101 @@ class PurchaseOrder(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class LedgerEntry(models.Model):
+    """An append-only ledger row: an amount in the limit's currency, converted from the order's."""
+
+    amount = models.DecimalField(**MONEY, help_text="In the limit's currency.")
+    currency = models.ForeignKey(
+        Currency, on_delete=models.PROTECT, related_name="+", help_text="The limit's currency."
+    )
+    order_amount = models.DecimalField(**MONEY, help_text="In the order's currency.")
+    order_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, related_name="+")
+    exchange_rate = models.DecimalField(**RATE, help_text="One unit of the order currency in the limit currency.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.amount} {self.currency_id}"
+
+
+def _order_fk(related_name: str) -> models.ForeignKey:
+    return models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name=related_name)
+
+
+def _order_item_fk(related_name: str) -> models.ForeignKey:
+    return models.ForeignKey(
+        "orders.OrderItem", on_delete=models.PROTECT, null=True, blank=True, related_name=related_name
+    )
+
+
+def _one_row_per(holder: str, name: str) -> list[models.UniqueConstraint]:
+    """One row per (holder, order, item) and one per (holder, order) without an item: NULLs never collide."""
+    return [
+        models.UniqueConstraint(
+            fields=[holder, "order", "order_item"], condition=Q(order_item__isnull=False), name=f"{name}_unique_item"
+        ),
+        models.UniqueConstraint(
+            fields=[holder, "order"], condition=Q(order_item__isnull=True), name=f"{name}_unique_order"
+        ),
+    ]
+
+
+def _amounts_not_negative(name: str) -> list[models.CheckConstraint]:
+    return [
+        models.CheckConstraint(condition=Q(amount__gte=0), name=f"{name}_amount_not_negative"),
+        models.CheckConstraint(condition=Q(order_amount__gte=0), name=f"{name}_order_amount_not_negative"),
+        models.CheckConstraint(condition=Q(exchange_rate__gt=0), name=f"{name}_rate_positive"),
+    ]
+
+
+class TradingAgreementPurchase(LedgerEntry):
+    """What an order (or one of its items) was charged against an agreement's right to buy."""
+
+    trading_agreement = models.ForeignKey(TradingAgreement, on_delete=models.PROTECT, related_name="purchases")
+    order = _order_fk("trading_agreement_purchases")
+    order_item = _order_item_fk("trading_agreement_purchases")
+
+    class Meta(LedgerEntry.Meta):
+        constraints = _one_row_per("trading_agreement", "ta_purchase") + _amounts_not_negative("ta_purchase")
+
+
+class TradingAgreementRefund(LedgerEntry):
+    """What a cancellation or a return gave back to an agreement, against one purchase row."""
+
+    trading_agreement = models.ForeignKey(TradingAgreement, on_delete=models.PROTECT, related_name="refunds")
+    order = _order_fk("trading_agreement_refunds")
+    order_item = _order_item_fk("trading_agreement_refunds")
+    purchase = models.ForeignKey(TradingAgreementPurchase, on_delete=models.PROTECT, related_name="refunds")
+    reason = models.CharField(max_length=255)
+
+    class Meta(LedgerEntry.Meta):
+        constraints = _one_row_per("trading_agreement", "ta_refund") + _amounts_not_negative("ta_refund")
+
+
+class PurchaseOrderPurchase(LedgerEntry):
+    """What an order was charged against a purchase order."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="purchases")
+    order = _order_fk("purchase_order_purchases")
+    order_item = _order_item_fk("purchase_order_purchases")
+
+    class Meta(LedgerEntry.Meta):
+        constraints = _one_row_per("purchase_order", "po_purchase") + _amounts_not_negative("po_purchase")
+
+
+class PurchaseOrderRefund(LedgerEntry):
+    """What a cancellation or a return gave back to a purchase order, against one purchase row."""
+
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.PROTECT, related_name="refunds")
+    order = _order_fk("purchase_order_refunds")
+    order_item = _order_item_fk("purchase_order_refunds")
+    purchase = models.ForeignKey(PurchaseOrderPurchase, on_delete=models.PROTECT, related_name="refunds")
+    reason = models.CharField(max_length=255)
+
+    class Meta(LedgerEntry.Meta):
+        constraints = _one_row_per("purchase_order", "po_refund") + _amounts_not_negative("po_refund")
