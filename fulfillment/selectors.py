@@ -59,3 +59,19 @@ def product_availability(*, product: Product) -> Availability:
         expected_quantity=expected_quantity,
         estimated_available_at=earliest,
     )
+
+
+def shipments_for_order(*, order) -> list[dict]:
+    """The shipped packages of an order: release number, carrier, tracking number, time."""
+    from fulfillment.models import Package
+
+    packages = Package.objects.filter(release__order=order, status="shipped").select_related("release")
+    return [
+        {
+            "release": package.release.number,
+            "carrier": package.carrier,
+            "tracking_number": package.tracking_number,
+            "shipped_at": package.shipped_at,
+        }
+        for package in packages.order_by("shipped_at", "pk")
+    ]

@@ -97,3 +97,37 @@ def _close_received_receipts(*, fulfillment_center: FulfillmentCenter, product: 
         if all(line.open_quantity == 0 for line in receipt.lines.all()):
             receipt.status = ExpectedReceipt.Status.CLOSED
             receipt.save(update_fields=["status"])
+
+
+@dataclass
+class InventoryCheck:
+    stock_drift: list[dict]
+    receipt_drift: list[dict]
+    repaired: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not self.stock_drift and not self.receipt_drift
+
+
+def inventory_check(*, repair: bool = False) -> InventoryCheck:
+    """Compare recorded allocations with the allocation rows; with ``repair``, make them agree."""
+    from fulfillment.allocation import receipt_line_drift, stock_drift
+
+    with transaction.atomic():
+        if repair:
+            # Lock every stock row (pk order, as allocation does) so no order moves while we repair.
+            list(Stock.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+            list(ExpectedReceiptLine.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+        report = InventoryCheck(stock_drift=stock_drift(), receipt_drift=receipt_line_drift())
+        if repair and not report.clean:
+            for row in report.stock_drift:
+                stock = row["stock"]
+                stock.allocated = row["actual"]
+                stock.save(update_fields=["allocated", "updated_at"])
+            for row in report.receipt_drift:
+                line = row["line"]
+                line.quantity_allocated = row["actual"]
+                line.save(update_fields=["quantity_allocated"])
+            report.repaired = True
+    return report

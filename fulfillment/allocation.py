@@ -1,0 +1,277 @@
+"""Promising inventory to order items: stock by center priority, then expected receipts.
+
+Every function here runs inside the caller's transaction, which holds the order row. Stock rows are
+locked first, in pk order, by one statement; expected receipt lines after them, also by pk. Receiving
+goods locks in the same order, so allocations and receipts never deadlock.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db.models import Sum
+
+from commerce.errors import InsufficientInventory
+from fulfillment.models import Allocation, ExpectedReceiptLine, Stock
+from orders.models import InventoryStatus
+
+
+@dataclass
+class AllocationPlan:
+    """What one allocation pass did, for the caller's events and responses."""
+
+    allocated: dict[int, int] = field(default_factory=dict)  # item id -> units from stock
+    expected: dict[int, int] = field(default_factory=dict)  # item id -> units against receipts
+    unpromised: dict[int, int] = field(default_factory=dict)  # item id -> backordered with no date
+    backordered_items: list = field(default_factory=list)
+
+    @property
+    def fully_allocated(self) -> bool:
+        return not self.backordered_items
+
+
+def _lock_stock(product_ids: Iterable[int]) -> dict[int, list[Stock]]:
+    """Lock the active centers' stock rows of these products; per product, by center priority."""
+    rows = list(
+        Stock.objects.select_for_update(of=("self",))
+        .filter(product_id__in=set(product_ids), fulfillment_center__active=True)
+        .select_related("fulfillment_center")
+        .order_by("pk")
+    )
+    by_product: dict[int, list[Stock]] = defaultdict(list)
+    for row in rows:
+        by_product[row.product_id].append(row)
+    for stocks in by_product.values():
+        stocks.sort(key=lambda s: (s.fulfillment_center.priority, s.fulfillment_center.code))
+    return by_product
+
+
+def _lock_receipt_lines(product_ids: Iterable[int]) -> dict[int, list[ExpectedReceiptLine]]:
+    rows = list(
+        ExpectedReceiptLine.objects.select_for_update(of=("self",))
+        .open()
+        .filter(product_id__in=set(product_ids))
+        .select_related("receipt")
+        .order_by("pk")
+    )
+    by_product: dict[int, list[ExpectedReceiptLine]] = defaultdict(list)
+    for row in rows:
+        by_product[row.product_id].append(row)
+    for lines in by_product.values():
+        lines.sort(key=lambda line: (line.receipt.expected_at, line.pk))
+    return by_product
+
+
+def _stock_allocated_quantities(items: Sequence) -> dict[int, int]:
+    totals = (
+        Allocation.objects.filter(order_item__in=items, kind=Allocation.Kind.STOCK)
+        .values("order_item_id")
+        .annotate(total=Sum("quantity"))
+    )
+    return {row["order_item_id"]: row["total"] for row in totals}
+
+
+def allocate_items(
+    *,
+    items: Sequence,
+    expires_at: datetime | None = None,
+    already: dict[int, int] | None = None,
+    allow_backorder: bool = True,
+) -> AllocationPlan:
+    """Allocate what each item still lacks from stock, then (backorderable) from expected receipts.
+
+    ``already`` maps item ids to units already promised to them (stock or expected), so a second pass
+    only looks for the rest. A product that is not backorderable and cannot be covered raises
+    ``InsufficientInventory``; the caller's transaction then leaves nothing allocated.
+    """
+    already = already or {}
+    plan = AllocationPlan()
+    needs = {item.pk: item.quantity - already.get(item.pk, 0) for item in items}
+    wanting = [item for item in items if needs[item.pk] > 0]
+    if not wanting:
+        return plan
+
+    stock_by_product = _lock_stock(item.product_id for item in wanting)
+    new_allocations: list[Allocation] = []
+    touched_stock: dict[int, Stock] = {}
+    short: list = []
+    for item in wanting:
+        remaining = needs[item.pk]
+        for stock in stock_by_product.get(item.product_id, []):
+            take = min(stock.on_hand - stock.allocated, remaining)
+            if take <= 0:
+                continue
+            stock.allocated += take
+            touched_stock[stock.pk] = stock
+            new_allocations.append(
+                Allocation(
+                    order_item=item,
+                    fulfillment_center_id=stock.fulfillment_center_id,
+                    kind=Allocation.Kind.STOCK,
+                    quantity=take,
+                    expires_at=expires_at,
+                )
+            )
+            plan.allocated[item.pk] = plan.allocated.get(item.pk, 0) + take
+            remaining -= take
+            if remaining == 0:
+                break
+        if remaining:
+            short.append((item, remaining))
+
+    refused = [(item, rest) for item, rest in short if not (allow_backorder and item.product.backorderable)]
+    if refused:
+        details = {"items": [{"sku": item.sku, "requested": item.quantity, "missing": rest} for item, rest in refused]}
+        skus = ", ".join(f"{item.sku} (short by {rest})" for item, rest in refused)
+        raise InsufficientInventory(f"Not enough stock for {skus}.", details=details)
+
+    touched_lines: dict[int, ExpectedReceiptLine] = {}
+    dates: dict[int, date | None] = {}
+    if short:
+        lines_by_product = _lock_receipt_lines(item.product_id for item, _ in short)
+        for item, rest in short:
+            lines = lines_by_product.get(item.product_id, [])
+            # All or nothing: promise the rest against receipts only when they cover all of it.
+            if sum(line.unpromised_quantity for line in lines) < rest:
+                plan.unpromised[item.pk] = rest
+                dates[item.pk] = None
+                continue
+            remaining = rest
+            latest = None
+            for line in lines:
+                take = min(line.unpromised_quantity, remaining)
+                if take <= 0:
+                    continue
+                line.quantity_allocated += take
+                touched_lines[line.pk] = line
+                latest = line.receipt.expected_at
+                new_allocations.append(
+                    Allocation(
+                        order_item=item,
+                        fulfillment_center_id=line.receipt.fulfillment_center_id,
+                        kind=Allocation.Kind.EXPECTED,
+                        receipt_line=line,
+                        quantity=take,
+                        expires_at=expires_at,
+                    )
+                )
+                remaining -= take
+                if remaining == 0:
+                    break
+            plan.expected[item.pk] = rest
+            dates[item.pk] = latest
+
+    if touched_stock:
+        Stock.objects.bulk_update(touched_stock.values(), ["allocated"])
+    if touched_lines:
+        ExpectedReceiptLine.objects.bulk_update(touched_lines.values(), ["quantity_allocated"])
+    if new_allocations:
+        Allocation.objects.bulk_create(new_allocations)
+
+    for item in items:
+        if item.pk in dates:
+            item.mark_backordered(estimated_available_at=dates[item.pk])
+            plan.backordered_items.append(item)
+        elif item.inventory_status != InventoryStatus.ALLOCATED:
+            item.mark_allocated()
+    return plan
+
+
+def deallocate(*, allocations: Sequence[Allocation]) -> int:
+    """Give the stock and the receipt promises of these allocation rows back, and delete them."""
+    if not allocations:
+        return 0
+    stock_keys = defaultdict(int)
+    line_quantities = defaultdict(int)
+    for allocation in allocations:
+        if allocation.kind == Allocation.Kind.STOCK:
+            stock_keys[(allocation.fulfillment_center_id, allocation.order_item.product_id)] += allocation.quantity
+        else:
+            line_quantities[allocation.receipt_line_id] += allocation.quantity
+    if stock_keys:
+        product_ids = {product for _, product in stock_keys}
+        stocks = list(Stock.objects.select_for_update().filter(product_id__in=product_ids).order_by("pk"))
+        changed = []
+        for stock in stocks:
+            quantity = stock_keys.get((stock.fulfillment_center_id, stock.product_id))
+            if quantity:
+                stock.allocated -= quantity
+                changed.append(stock)
+        Stock.objects.bulk_update(changed, ["allocated"])
+    if line_quantities:
+        lines = list(ExpectedReceiptLine.objects.select_for_update().filter(pk__in=line_quantities).order_by("pk"))
+        for line in lines:
+            line.quantity_allocated -= line_quantities[line.pk]
+        ExpectedReceiptLine.objects.bulk_update(lines, ["quantity_allocated"])
+    return Allocation.objects.filter(pk__in=[a.pk for a in allocations]).delete()[0]
+
+
+def deallocate_items(*, items: Sequence) -> int:
+    """Release every allocation of these items and mark them not allocated."""
+    allocations = list(Allocation.objects.filter(order_item__in=items).select_related("order_item").order_by("pk"))
+    released = deallocate(allocations=allocations)
+    for item in items:
+        if item.inventory_status in (InventoryStatus.ALLOCATED, InventoryStatus.BACKORDERED):
+            item.mark_unallocated()
+    return released
+
+
+def promised_quantities(*, items: Sequence) -> dict[int, int]:
+    """Units already promised to each item, from stock or against receipts."""
+    totals = Allocation.objects.filter(order_item__in=items).values("order_item_id").annotate(total=Sum("quantity"))
+    return {row["order_item_id"]: row["total"] for row in totals}
+
+
+def stock_allocated_quantities(*, items: Sequence) -> dict[int, int]:
+    return _stock_allocated_quantities(items)
+
+
+def allocations_set_expiry(*, items: Sequence, expires_at: datetime | None) -> int:
+    return Allocation.objects.filter(order_item__in=items).update(expires_at=expires_at)
+
+
+def expected_allocations_release(*, items: Sequence) -> int:
+    """Give back the receipt promises of these items (before allocating them from stock instead)."""
+    allocations = list(
+        Allocation.objects.filter(order_item__in=items, kind=Allocation.Kind.EXPECTED)
+        .select_related("order_item")
+        .order_by("pk")
+    )
+    return deallocate(allocations=allocations)
+
+
+def stock_drift() -> list[dict]:
+    """Stock rows whose ``allocated`` differs from the sum of their stock allocations."""
+    sums = defaultdict(int)
+    rows = (
+        Allocation.objects.filter(kind=Allocation.Kind.STOCK)
+        .values("fulfillment_center_id", "order_item__product_id")
+        .annotate(total=Sum("quantity"))
+    )
+    for row in rows:
+        sums[(row["fulfillment_center_id"], row["order_item__product_id"])] = row["total"]
+    drift = []
+    for stock in Stock.objects.select_related("fulfillment_center", "product").order_by("pk"):
+        expected = sums.pop((stock.fulfillment_center_id, stock.product_id), 0)
+        if stock.allocated != expected:
+            drift.append({"stock": stock, "recorded": stock.allocated, "actual": expected})
+    return drift
+
+
+def receipt_line_drift() -> list[dict]:
+    sums = dict(
+        Allocation.objects.filter(kind=Allocation.Kind.EXPECTED)
+        .values("receipt_line_id")
+        .annotate(total=Sum("quantity"))
+        .values_list("receipt_line_id", "total")
+    )
+    drift = []
+    lines = ExpectedReceiptLine.objects.exclude(quantity_allocated=0) | ExpectedReceiptLine.objects.filter(
+        pk__in=list(sums)
+    )
+    for line in lines.select_related("receipt", "product").order_by("pk").distinct():
+        actual = sums.get(line.pk, 0)
+        if line.quantity_allocated != actual:
+            drift.append({"line": line, "recorded": line.quantity_allocated, "actual": actual})
+    return drift

@@ -1,0 +1,221 @@
+"""The order contract of DESIGN section 11: placement input, order output."""
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from commerce.models import Currency, Product, ShipMode
+from commerce.money import quantize_money
+from orders.models import Order
+from orders.services import AddressInput, ItemInput
+from spending_limits.models import TradingAgreement
+
+MAX_ITEMS = 100
+MAX_QUANTITY = 10_000
+
+
+def money(value, currency) -> str:
+    return str(quantize_money(value, currency))
+
+
+class PlaceItemSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    trading_agreement = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
+class PaymentInputSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=[])
+    token = serializers.CharField(max_length=128, required=False, allow_blank=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Settings are read at call time: a deployment may register more methods.
+        self.fields["method"].choices = sorted(settings.PAYMENT_METHODS)
+
+    def validate(self, attrs):
+        if attrs["method"] == "card" and not attrs.get("token"):
+            raise serializers.ValidationError({"token": ["A card payment needs a token."]})
+        return attrs
+
+
+class AddressSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=128)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=20)
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$", error_messages={"invalid": "Use the two-letter ISO country code, e.g. US."}
+    )
+
+
+class PlaceOrderSerializer(serializers.Serializer):
+    items = PlaceItemSerializer(many=True, allow_empty=False, max_length=MAX_ITEMS)
+    payment = PaymentInputSerializer()
+    shipping_address = AddressSerializer()
+    ship_mode = serializers.ChoiceField(choices=ShipMode.choices, required=False)
+    purchase_order_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    currency = serializers.CharField(max_length=3, required=False)
+    shipping_note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+    def validate_currency(self, value: str) -> str:
+        code = value.upper()
+        if not Currency.objects.filter(code=code).exists():
+            raise serializers.ValidationError(f"Unknown currency {value!r}.")
+        return code
+
+    def validate_items(self, items):
+        skus = [item["sku"] for item in items]
+        if len(set(skus)) != len(skus):
+            raise serializers.ValidationError("List each SKU once, with its total quantity.")
+        products = {p.sku: p for p in Product.objects.filter(sku__in=skus, active=True).select_related("currency")}
+        missing = [sku for sku in skus if sku not in products]
+        if missing:
+            raise serializers.ValidationError(f"Unknown SKU: {', '.join(missing)}.")
+        customer = self.context["customer"]
+        numbers = {item["trading_agreement"] for item in items if item.get("trading_agreement")}
+        agreements = {}
+        if numbers:
+            agreements = {
+                a.number: a
+                for a in TradingAgreement.objects.filter(
+                    number__in=numbers, organization_id=customer.organization_id
+                ).select_related("currency")
+            }
+            unknown = sorted(numbers - set(agreements))
+            if unknown or customer.organization_id is None:
+                raise serializers.ValidationError(
+                    f"Unknown trading agreement: {', '.join(unknown or sorted(numbers))}."
+                )
+        return [
+            ItemInput(
+                product=products[item["sku"]],
+                quantity=item["quantity"],
+                trading_agreement=agreements.get(item.get("trading_agreement") or ""),
+            )
+            for item in items
+        ]
+
+    def validate_shipping_address(self, value) -> AddressInput:
+        return AddressInput(**{**value, "country": value["country"].upper()})
+
+
+class ItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    inventory_status = serializers.CharField()
+    estimated_available_at = serializers.DateField(allow_null=True)
+    trading_agreement = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_unit_price(self, item) -> str:
+        return money(item.unit_price, item.order.currency)
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_trading_agreement(self, item) -> str | None:
+        return item.trading_agreement.number if item.trading_agreement_id else None
+
+
+class TotalsSerializer(serializers.Serializer):
+    product = serializers.CharField()
+    tax = serializers.CharField()
+    shipping = serializers.CharField()
+    shipping_tax = serializers.CharField()
+    adjustment = serializers.CharField()
+    grand_total = serializers.CharField()
+
+
+class PaymentSummarySerializer(serializers.Serializer):
+    method = serializers.CharField()
+    status = serializers.CharField()
+    approved_amount = serializers.CharField(allow_null=True)
+
+
+class ShipmentSerializer(serializers.Serializer):
+    release = serializers.CharField()
+    carrier = serializers.CharField()
+    tracking_number = serializers.CharField()
+    shipped_at = serializers.DateTimeField(allow_null=True)
+
+
+class EventSerializer(serializers.Serializer):
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    message = serializers.CharField()
+    reason = serializers.CharField()
+    actor = serializers.CharField(source="actor_name")
+    created_at = serializers.DateTimeField()
+
+
+class OrderSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    status = serializers.CharField()
+    status_display = serializers.CharField(source="get_status_display")
+    currency = serializers.CharField(source="currency_id")
+    ship_mode = serializers.CharField()
+    purchase_order_number = serializers.CharField()
+    totals = serializers.SerializerMethodField()
+    items = ItemSerializer(many=True)
+    payment = serializers.SerializerMethodField()
+    shipments = serializers.SerializerMethodField()
+    shipping_address = serializers.SerializerMethodField()
+    placed_at = serializers.DateTimeField(allow_null=True)
+    events = EventSerializer(many=True)
+
+    @extend_schema_field(TotalsSerializer)
+    def get_totals(self, order: Order) -> dict:
+        currency = order.currency
+        return {
+            "product": money(order.product_total, currency),
+            "tax": money(order.tax_total, currency),
+            "shipping": money(order.shipping_total, currency),
+            "shipping_tax": money(order.shipping_tax_total, currency),
+            "adjustment": money(order.adjustment_total, currency),
+            "grand_total": money(order.grand_total, currency),
+        }
+
+    @extend_schema_field(PaymentSummarySerializer(allow_null=True))
+    def get_payment(self, order: Order) -> dict | None:
+        payments = sorted(order.payments.all(), key=lambda p: p.pk)
+        if not payments:
+            return None
+        payment = payments[-1]
+        approved = payment.approved_amount
+        return {
+            "method": payment.method,
+            "status": payment.status,
+            "approved_amount": money(approved, order.currency) if approved is not None else None,
+        }
+
+    @extend_schema_field(ShipmentSerializer(many=True))
+    def get_shipments(self, order: Order) -> list[dict]:
+        from fulfillment.selectors import shipments_for_order
+
+        return shipments_for_order(order=order)
+
+    @extend_schema_field(AddressSerializer)
+    def get_shipping_address(self, order: Order) -> dict:
+        return {
+            "name": order.ship_to_name,
+            "line1": order.ship_to_line1,
+            "line2": order.ship_to_line2,
+            "city": order.ship_to_city,
+            "region": order.ship_to_region,
+            "postal_code": order.ship_to_postal_code,
+            "country": order.ship_to_country,
+        }
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class RequiredReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=1000)

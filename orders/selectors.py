@@ -1,0 +1,62 @@
+"""Reads of orders for the API and the admin."""
+
+from django.db.models import Prefetch, QuerySet
+
+from commerce.errors import NotFound
+from orders.models import Order, OrderEvent, OrderItem, OrderStatus
+
+
+def order_detail_queryset() -> QuerySet[Order]:
+    """Orders with everything the detail view shows, in a fixed number of queries."""
+    return Order.objects.select_related("currency", "customer__user", "store").prefetch_related(
+        Prefetch("items", queryset=OrderItem.objects.order_by("pk")),
+        Prefetch("events", queryset=OrderEvent.objects.order_by("created_at", "pk")),
+        "payments",
+    )
+
+
+def orders_for_customer(*, customer, status: str | None = None) -> QuerySet[Order]:
+    queryset = order_detail_queryset().filter(customer=customer).order_by("-created_at", "-pk")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def order_for_customer(*, customer, number: str) -> Order:
+    """The customer's own order; another's is reported as not found, never as forbidden."""
+    order = order_detail_queryset().filter(customer=customer, number=number).first()
+    if order is None:
+        raise NotFound(f"No order {number}.")
+    return order
+
+
+def orders_awaiting_approval(*, user) -> QuerySet[Order]:
+    """Orders in W of the organizations this user approves for."""
+    return (
+        order_detail_queryset()
+        .filter(status=OrderStatus.AWAITING_APPROVAL, organization__approvers=user)
+        .order_by("placed_at", "pk")
+    )
+
+
+def order_for_approver(*, user, number: str) -> Order:
+    order = order_detail_queryset().filter(number=number, organization__approvers=user).first()
+    if order is None:
+        raise NotFound(f"No order {number}.")
+    return order
+
+
+def order_by_number(*, number: str) -> Order:
+    order = order_detail_queryset().filter(number=number).first()
+    if order is None:
+        raise NotFound(f"No order {number}.")
+    return order
+
+
+def status_counts() -> dict[str, int]:
+    from django.db.models import Count
+
+    rows = Order.objects.values("status").annotate(n=Count("pk")).values_list("status", "n")
+    counts = dict.fromkeys(OrderStatus.values, 0)
+    counts.update(dict(rows))
+    return counts
