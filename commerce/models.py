@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from commerce.money import ISO_MINOR_UNITS, quantize_money
 
@@ -201,3 +202,88 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
+
+
+# Scheduled jobs: one row per run, and the orders a job keeps failing on.
+
+REPEATED_FAILURE_THRESHOLD = 3
+
+
+class JobRun(models.Model):
+    """One run of a scheduled job (or its management command), with its counts and errors."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Finished with failures"
+        ABORTED = "aborted", "Aborted"
+
+    name = models.CharField(max_length=64, db_index=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="Host and process that ran the job.")
+    scope = models.CharField(max_length=255, blank=True, help_text="Stores the run was limited to; empty: all.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    dry_run = models.BooleanField(default=False)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text='[{"id": order id, "error": "..."}]')
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["name", "-started_at"], name="job_run_name_started")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed=models.F("succeeded") + models.F("failed") + models.F("skipped")),
+                name="job_run_counts_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} #{self.pk}"
+
+    @property
+    def summary(self) -> str:
+        return f"processed={self.processed} succeeded={self.succeeded} failed={self.failed} skipped={self.skipped}"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+class JobItemFailureQuerySet(models.QuerySet):
+    def repeated(self, threshold: int = REPEATED_FAILURE_THRESHOLD):
+        """Orders a job failed on at least ``threshold`` times in a row: the exceptions queue's share."""
+        return self.filter(failures__gte=threshold)
+
+
+class JobItemFailure(models.Model):
+    """An order a job failed on, until a later run of that job succeeds on it."""
+
+    job_name = models.CharField(max_length=64)
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="job_failures")
+    failures = models.PositiveIntegerField(default=1, help_text="Failed runs in a row.")
+    last_error = models.TextField(blank=True)
+    last_run = models.ForeignKey(JobRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    first_failed_at = models.DateTimeField(default=timezone.now)
+    last_failed_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = JobItemFailureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-failures", "-last_failed_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["job_name", "order"], name="job_item_failure_unique_order"),
+            models.CheckConstraint(condition=Q(failures__gte=1), name="job_item_failure_failures_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_name}: order {self.order_id} failed {self.failures}x"
+
+    @property
+    def is_repeated(self) -> bool:
+        return self.failures >= REPEATED_FAILURE_THRESHOLD

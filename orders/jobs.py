@@ -1,0 +1,181 @@
+"""The scheduled jobs of DESIGN section 9: which orders each selects, and the service it calls per order.
+
+Each job is thin: ``select`` finds candidates by their state, ``process`` calls one service of
+``orders.services`` with ``order_id`` and ``actor_name`` (the job's name, recorded on the order's events).
+The service locks its order with ``select_for_update(skip_locked=True)``, does the work and answers a
+``JobOutcome``; ``commerce.jobs.job_run`` does the rest. ``run_scheduled_job`` is the django-q2 entry point.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from importlib import import_module
+
+from django.apps import apps
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from commerce.jobs import JobOutcome, JobSpec, job_run
+from fulfillment.models import Allocation
+from orders.models import Order, OrderStatus
+
+S = OrderStatus
+
+PAYMENT_AUTHORIZED = "authorized"
+
+
+def _ids(orders: QuerySet) -> QuerySet:
+    return orders.values_list("pk", flat=True)
+
+
+def _shifted(moment: datetime, duration_field: str, *, sign: int) -> ExpressionWrapper:
+    """``moment`` plus or minus the duration in ``duration_field``, per row (a store setting)."""
+    moment_value = Value(moment, output_field=DateTimeField())
+    shifted = moment_value + F(duration_field) if sign > 0 else moment_value - F(duration_field)
+    return ExpressionWrapper(shifted, output_field=DateTimeField())
+
+
+def select_expired_allocations() -> QuerySet:
+    """Orders not yet submitted or approved (P, W, N) holding stock past its ``expires_at``."""
+    expired = Allocation.objects.filter(order_item__order=OuterRef("pk"), expires_at__lt=timezone.now())
+    return _ids(
+        Order.objects.filter(status__in=[S.PENDING, S.AWAITING_APPROVAL, S.APPROVAL_DENIED])
+        .filter(Exists(expired))
+        .order_by("pk")
+    )
+
+
+def select_pending_payments() -> QuerySet:
+    """Orders waiting for the gateway's asynchronous answer (M)."""
+    return _ids(Order.objects.filter(status=S.PAYMENT_PENDING).order_by("pk"))
+
+
+def select_backorders() -> QuerySet:
+    """Backordered orders (B), oldest placed first: first come, first served when stock arrives."""
+    return _ids(
+        Order.objects.filter(status=S.BACKORDERED)
+        .annotate(queued_at=Coalesce("placed_at", "created_at"))
+        .order_by("queued_at", "pk")
+    )
+
+
+def select_ready_to_release() -> QuerySet:
+    """Authorized orders (C), and backordered ones (B) of stores that release what is allocated first."""
+    return _ids(
+        Order.objects.filter(Q(status=S.AUTHORIZED) | Q(status=S.BACKORDERED, store__partial_release=True)).order_by(
+            "pk"
+        )
+    )
+
+
+def select_expiring_authorizations() -> QuerySet:
+    """Orders still to be captured (B, C, R, S) whose authorization lapses within the store's margin."""
+    payment_model = apps.get_model("payments", "Payment")
+    expiring = payment_model.objects.filter(
+        order=OuterRef("pk"),
+        status=PAYMENT_AUTHORIZED,
+        expires_at__lt=_shifted(timezone.now(), "order__store__reauthorize_before", sign=+1),
+    )
+    return _ids(
+        Order.objects.filter(status__in=[S.BACKORDERED, S.AUTHORIZED, S.RELEASED, S.SHIPPED])
+        .filter(Exists(expiring))
+        .order_by("pk")
+    )
+
+
+def select_shipped() -> QuerySet:
+    """Shipped orders (S), whose payment is to be captured."""
+    return _ids(Order.objects.filter(status=S.SHIPPED).order_by("pk"))
+
+
+def select_stale_pending_payments() -> QuerySet:
+    """Payment-pending orders (M) placed longer ago than their store's ``payment_cleanup_after``."""
+    return _ids(
+        Order.objects.filter(
+            status=S.PAYMENT_PENDING,
+            placed_at__lt=_shifted(timezone.now(), "store__payment_cleanup_after", sign=-1),
+        ).order_by("pk")
+    )
+
+
+def _calls(service_name: str, job_name: str) -> Callable[[int], JobOutcome]:
+    """A process function calling ``orders.services.<service_name>`` for one order."""
+
+    def process(order_id: int) -> JobOutcome:
+        # Imported here: the jobs load (and their commands list) without the services, and no import cycle.
+        service = getattr(import_module("orders.services"), service_name)
+        return service(order_id=order_id, actor_name=job_name)
+
+    process.__name__ = process.__qualname__ = f"process_{job_name}"
+    return process
+
+
+def _job(name: str, description: str, select: Callable[[], QuerySet], service_name: str, **options) -> JobSpec:
+    return JobSpec(name=name, description=description, select=select, process=_calls(service_name, name), **options)
+
+
+RELEASE_EXPIRED_ALLOCATIONS = _job(
+    "release_expired_allocations",
+    "Give back the stock held by pending or unapproved orders whose allocations expired.",
+    select_expired_allocations,
+    "order_release_expired_allocations",
+)
+SYNC_PENDING_PAYMENTS = _job(
+    "sync_pending_payments",
+    "Ask the gateway about payment-pending orders and move them on (review, backordered, authorized, cancelled).",
+    select_pending_payments,
+    "order_sync_payment",
+)
+PROCESS_BACKORDERS = _job(
+    "process_backorders",
+    "Allocate backordered orders from new stock, oldest first, and reauthorize their payment.",
+    select_backorders,
+    "order_process_backorder",
+)
+RELEASE_TO_FULFILLMENT = _job(
+    "release_to_fulfillment",
+    "Check the payment of authorized orders (and partially releasable backorders) and release them.",
+    select_ready_to_release,
+    "order_release",
+)
+REAUTHORIZE_PAYMENTS = _job(
+    "reauthorize_payments",
+    "Reauthorize payments whose authorization expires within the store's reauthorize_before.",
+    select_expiring_authorizations,
+    "order_reauthorize_payment",
+)
+BALANCE_PAYMENT = _job(
+    "balance_payment",
+    "Capture the payment of shipped orders; an order is deposited when it is captured in full.",
+    select_shipped,
+    "order_deposit",
+)
+PAYMENT_CLEANUP = _job(
+    "payment_cleanup",
+    "Cancel payment-pending orders whose payments all failed, older than the store's payment_cleanup_after.",
+    select_stale_pending_payments,
+    "order_payment_cleanup",
+)
+
+JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in [
+        RELEASE_EXPIRED_ALLOCATIONS,
+        SYNC_PENDING_PAYMENTS,
+        PROCESS_BACKORDERS,
+        RELEASE_TO_FULFILLMENT,
+        REAUTHORIZE_PAYMENTS,
+        BALANCE_PAYMENT,
+        PAYMENT_CLEANUP,
+    ]
+}
+
+
+def run_scheduled_job(name: str, *, stores: list[str] | None = None, exclude_stores: list[str] | None = None) -> str:
+    """Run the job ``name`` (the django-q2 task of its schedule) and return its summary line."""
+    try:
+        spec = JOBS[name]
+    except KeyError:
+        raise ValueError(f"No job {name!r}; the jobs are {', '.join(JOBS)}.") from None
+    run = job_run(spec=spec, stores=stores, exclude_stores=exclude_stores or ())
+    return f"{name}: {run.summary}"

@@ -1,0 +1,6 @@
+from commerce.management.jobcommand import JobCommand
+from orders.jobs import PROCESS_BACKORDERS
+
+
+class Command(JobCommand):
+    spec = PROCESS_BACKORDERS
