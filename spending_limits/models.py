@@ -68,6 +68,19 @@ class TradingAgreement(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    def is_active(self) -> bool:
+        return self.state == AgreementState.ACTIVE
+
+    def is_in_window(self, when) -> bool:
+        """Whether ``when`` falls inside the agreement's valid window (open ends are unbounded)."""
+        return (self.valid_from is None or self.valid_from <= when) and (
+            self.valid_until is None or when <= self.valid_until
+        )
+
+    @property
+    def is_limited(self) -> bool:
+        return self.limit_amount is not None
+
 
 class PurchaseOrder(models.Model):
     class Type(models.TextChoices):
@@ -104,6 +117,14 @@ class PurchaseOrder(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+    def is_active(self) -> bool:
+        return self.state == self.State.ACTIVE
+
+    @property
+    def is_limited(self) -> bool:
+        """Limited and single-use purchase orders cap what is bought; a blanket one never does."""
+        return self.type != self.Type.BLANKET and self.limit_amount is not None
 
 
 class LedgerEntry(models.Model):

@@ -1,0 +1,145 @@
+from django.contrib import admin
+
+from spending_limits.models import (
+    PurchaseOrder,
+    PurchaseOrderPurchase,
+    PurchaseOrderRefund,
+    TradingAgreement,
+    TradingAgreementPurchase,
+    TradingAgreementRefund,
+)
+from spending_limits.selectors import holder_remaining
+
+LEDGER_FIELDS = ["order", "order_item", "amount", "currency", "order_amount", "order_currency", "exchange_rate"]
+
+
+class ReadOnlyMixin:
+    """Ledgers are append-only: the services write them, nobody edits or deletes a row."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class LedgerInline(ReadOnlyMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order", "order_item", "currency", "order_currency")
+
+
+class TradingAgreementPurchaseInline(LedgerInline):
+    model = TradingAgreementPurchase
+    fields = readonly_fields = ["created_at", *LEDGER_FIELDS]
+
+
+class TradingAgreementRefundInline(LedgerInline):
+    model = TradingAgreementRefund
+    fields = readonly_fields = ["created_at", *LEDGER_FIELDS, "reason"]
+
+
+class PurchaseOrderPurchaseInline(LedgerInline):
+    model = PurchaseOrderPurchase
+    fields = readonly_fields = ["created_at", *LEDGER_FIELDS]
+
+
+class PurchaseOrderRefundInline(LedgerInline):
+    model = PurchaseOrderRefund
+    fields = readonly_fields = ["created_at", *LEDGER_FIELDS, "reason"]
+
+
+class LimitHolderAdmin(admin.ModelAdmin):
+    """Shared by agreements and purchase orders: remaining balance in the list, currency fixed once charged."""
+
+    list_select_related = ["organization", "currency"]
+    search_fields = ["number", "organization__code", "organization__name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_balances()
+
+    @admin.display(description="Remaining")
+    def remaining(self, obj) -> str:
+        remaining = holder_remaining(obj)
+        return "unlimited" if remaining is None else f"{remaining} {obj.currency_id}"
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.purchases.exists():
+            # Ledger rows are in this currency; changing it would make the balance meaningless.
+            readonly.append("currency")
+        return readonly
+
+
+@admin.register(TradingAgreement)
+class TradingAgreementAdmin(LimitHolderAdmin):
+    list_display = [
+        "number",
+        "name",
+        "organization",
+        "state",
+        "currency",
+        "limit_amount",
+        "remaining",
+        "requires_purchase_order",
+        "valid_from",
+        "valid_until",
+    ]
+    list_filter = ["state", "requires_purchase_order", "currency"]
+    search_fields = [*LimitHolderAdmin.search_fields, "name"]
+    inlines = [TradingAgreementPurchaseInline, TradingAgreementRefundInline]
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(LimitHolderAdmin):
+    list_display = ["number", "organization", "type", "state", "currency", "limit_amount", "remaining", "created_at"]
+    list_filter = ["type", "state", "currency"]
+    inlines = [PurchaseOrderPurchaseInline, PurchaseOrderRefundInline]
+
+
+class LedgerAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    date_hierarchy = "created_at"
+    list_filter = ["currency"]
+    list_per_page = 100
+
+    def get_list_display(self, request):
+        return [self.holder_field, *self.list_columns]
+
+    def get_list_select_related(self, request):
+        return [self.holder_field, "order", "order_item", "currency", "order_currency"]
+
+    def get_search_fields(self, request):
+        return [f"{self.holder_field}__number", "order__number", "order_item__sku"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(TradingAgreementPurchase)
+class TradingAgreementPurchaseAdmin(LedgerAdmin):
+    holder_field = "trading_agreement"
+    list_columns = [*LEDGER_FIELDS, "created_at"]
+
+
+@admin.register(TradingAgreementRefund)
+class TradingAgreementRefundAdmin(LedgerAdmin):
+    holder_field = "trading_agreement"
+    list_columns = ["order", "order_item", "amount", "currency", "order_amount", "reason", "created_at"]
+
+
+@admin.register(PurchaseOrderPurchase)
+class PurchaseOrderPurchaseAdmin(LedgerAdmin):
+    holder_field = "purchase_order"
+    list_columns = ["order", "amount", "currency", "order_amount", "order_currency", "exchange_rate", "created_at"]
+
+
+@admin.register(PurchaseOrderRefund)
+class PurchaseOrderRefundAdmin(LedgerAdmin):
+    holder_field = "purchase_order"
+    list_columns = ["order", "order_item", "amount", "currency", "order_amount", "reason", "created_at"]
