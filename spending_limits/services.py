@@ -272,6 +272,8 @@ def _check_limits(scope: _Scope, rows: list[Purchase], *, for_release: bool) -> 
         need = needed[_ledger_of(holder).kind, holder.pk]
         if need == 0 and not for_release:
             continue
+        # Read in statements of their own after the lock is held: a statement that waited for the
+        # lock would see the ledger as it was before the other order committed.
         if isinstance(holder, TradingAgreement):
             remaining = selectors.trading_agreement_remaining(agreement=holder)
         else:

@@ -10,7 +10,7 @@ from spending_limits.selectors import KIND_PURCHASE_ORDER, KIND_TRADING_AGREEMEN
 
 class SpendingLimitSerializer(serializers.Serializer):
     number = serializers.CharField()
-    kind = serializers.ChoiceField(choices=[KIND_TRADING_AGREEMENT, KIND_PURCHASE_ORDER])
+    kind = serializers.CharField(help_text=f"{KIND_TRADING_AGREEMENT} or {KIND_PURCHASE_ORDER}.")
     type = serializers.CharField(help_text="right_to_buy for an agreement; blanket, limited or single_use for a PO.")
     currency = serializers.CharField()
     limit = serializers.DecimalField(

@@ -584,3 +584,14 @@ def test_concurrent_charges_never_together_exceed_the_limit():
     assert sorted(outcomes.values()) == ["charged"] * 13 + ["spending_limit_exceeded"] * 7
     assert charged.count() == 13
     assert trading_agreement_remaining(agreement=agreement) == Decimal("25.00")
+
+
+def test_charge_takes_the_same_queries_for_one_item_or_ten(org, agreement, django_assert_num_queries):
+    PurchaseOrderFactory(organization=org, number="PO-1", limit_amount=Decimal("5000.00"))
+    small = b2b_order(org, [("10.00", agreement)], purchase_order_number="PO-1")
+    large = b2b_order(org, [("10.00", agreement)] * 10, purchase_order_number="PO-1")
+
+    with django_assert_num_queries(15) as small_queries:
+        spending_limits_charge(order=small)
+    with django_assert_num_queries(len(small_queries)):
+        spending_limits_charge(order=large)
