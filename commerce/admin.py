@@ -1,6 +1,21 @@
 from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 
-from commerce.models import Currency, Customer, ExchangeRate, Organization, Product, Store
+from commerce.models import (
+    REPEATED_FAILURE_THRESHOLD,
+    Currency,
+    Customer,
+    ExchangeRate,
+    JobItemFailure,
+    JobRun,
+    Organization,
+    Product,
+    Store,
+)
+from orders.models import Order
 
 
 @admin.register(Store)
@@ -36,3 +51,76 @@ class ProductAdmin(admin.ModelAdmin):
     list_display = ["sku", "name", "price", "currency", "backorderable", "active"]
     list_filter = ["backorderable", "active"]
     search_fields = ["sku", "name"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the jobs only: staff look, nobody edits."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "name", "status", "started_at", "took", "processed", "succeeded", "failed",
+                    "skipped", "dry_run", "scope", "worker"]  # fmt: skip
+    list_filter = ["name", "status", "dry_run", ("started_at", admin.DateFieldListFilter)]
+    date_hierarchy = "started_at"
+    search_fields = ["name", "worker"]
+    readonly_fields = ["name", "status", "dry_run", "scope", "worker", "started_at", "finished_at", "took",
+                       "processed", "succeeded", "failed", "skipped", "error_list"]  # fmt: skip
+    exclude = ["errors"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="took")
+    def took(self, run: JobRun) -> str:
+        duration = run.duration
+        if duration is None:
+            return "-"
+        return f"{duration.total_seconds():.1f} s"
+
+    @admin.display(description="errors")
+    def error_list(self, run: JobRun) -> str:
+        if not run.errors:
+            return "-"
+        numbers = dict(Order.objects.filter(pk__in=[entry["id"] for entry in run.errors]).values_list("pk", "number"))
+        return format_html_join(
+            mark_safe("<br>"),
+            "order {} (id {}): {}",
+            ((numbers.get(entry["id"], "?"), entry["id"], entry["error"]) for entry in run.errors),
+        )
+
+
+@admin.register(JobItemFailure)
+class JobItemFailureAdmin(ReadOnlyAdmin):
+    """Orders a job keeps failing on; delete a row to dismiss it once the order is dealt with."""
+
+    list_display = ["job_name", "order_link", "failures", "repeated", "short_error", "first_failed_at",
+                    "last_failed_at", "last_run"]  # fmt: skip
+    list_filter = ["job_name", ("last_failed_at", admin.DateFieldListFilter)]
+    list_select_related = ["order", "last_run"]
+    search_fields = ["order__number", "last_error"]
+    readonly_fields = ["job_name", "order_link", "failures", "last_error", "last_run", "first_failed_at",
+                       "last_failed_at"]  # fmt: skip
+    exclude = ["order"]
+
+    @admin.display(description="order", ordering="order__number")
+    def order_link(self, failure: JobItemFailure) -> str:
+        try:
+            url = reverse("admin:orders_order_change", args=[failure.order_id])
+        except NoReverseMatch:
+            return failure.order.number
+        return format_html('<a href="{}">{}</a>', url, failure.order.number)
+
+    @admin.display(description=f"≥ {REPEATED_FAILURE_THRESHOLD} failures", boolean=True)
+    def repeated(self, failure: JobItemFailure) -> bool:
+        return failure.is_repeated
+
+    @admin.display(description="last error")
+    def short_error(self, failure: JobItemFailure) -> str:
+        return Truncator(failure.last_error).chars(100)

@@ -13,6 +13,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 
+from commerce.models import Store
+
 logger = logging.getLogger(__name__)
 
 
@@ -51,11 +53,11 @@ def _enqueue(kind: str, payload: dict[str, Any]) -> None:
     async_task("commerce.notifications.send_notification", kind, payload, task_name=f"email:{kind}")
 
 
-def _recipients(audience: Audience, order) -> list[str]:
+def _recipients(audience: Audience, order, store) -> list[str]:
     if audience == Audience.MERCHANT:
         emails = list(settings.MERCHANT_EMAILS)
-        if order is not None and order.store.email:
-            emails.append(order.store.email)
+        if store is not None and store.email:
+            emails.append(store.email)
         return sorted(set(emails))
     if order is None:
         return []
@@ -74,7 +76,7 @@ def send_notification(kind: str, payload: dict[str, Any]) -> int:
     order = None
     if payload.get("order_id"):
         order = (
-            Order.objects.select_related("store", "customer__user", "organization", "currency")
+            Order.objects.select_related("store", "customer__user", "organization__approval_currency", "currency")
             .prefetch_related("items")
             .filter(pk=payload["order_id"])
             .first()
@@ -82,10 +84,12 @@ def send_notification(kind: str, payload: dict[str, Any]) -> int:
         if order is None:
             logger.warning("Notification %s: order %s is gone", kind, payload["order_id"])
             return 0
-    recipients = _recipients(NOTIFICATIONS[kind], order)
+    # Order-less notifications (job failures) go to and speak for the default store.
+    store = order.store if order is not None else Store.objects.filter(is_default=True).first()
+    recipients = _recipients(NOTIFICATIONS[kind], order, store)
     if not recipients:
         return 0
-    context = {"order": order, "store": getattr(order, "store", None), **payload.get("context", {})}
+    context = {"order": order, "store": store, **payload.get("context", {})}
     subject = " ".join(render_to_string(f"emails/{kind}_subject.txt", context).split())
     message = EmailMultiAlternatives(
         subject=subject,
