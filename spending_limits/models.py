@@ -1,14 +1,11 @@
 """B2B trading agreements and purchase orders with spending limits."""
 
-from decimal import Decimal
-
 from django.db import models
 from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from commerce.models import MONEY, RATE, Currency, Organization
-
-ZERO = Decimal("0")
+from commerce.money import ZERO
 
 
 def _ledger_total(reverse_relation) -> Coalesce:
