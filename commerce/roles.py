@@ -80,6 +80,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "spending_limits.view_tradingagreementpurchase",
         "spending_limits.view_tradingagreementrefund",
         "spending_limits.view_purchaseorderpurchase",
+        "spending_limits.view_purchaseorderrefund",
         "commerce.view_jobrun",
         "django_q.view_schedule",
         "django_q.change_schedule",
