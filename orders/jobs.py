@@ -69,10 +69,12 @@ def select_ready_to_release() -> QuerySet:
 
 
 def select_expiring_authorizations() -> QuerySet:
-    """Orders still to be captured (B, C, R, S) whose authorization lapses within the store's margin."""
+    """Orders still to be captured (B, C, R, S) whose current authorization lapses within the store's margin."""
+    # Looked up by name: the payments app is a peer, and its models load after ours.
     payment_model = apps.get_model("payments", "Payment")
     expiring = payment_model.objects.filter(
         order=OuterRef("pk"),
+        is_current=True,
         status=PAYMENT_AUTHORIZED,
         expires_at__lt=_shifted(timezone.now(), "order__store__reauthorize_before", sign=+1),
     )
