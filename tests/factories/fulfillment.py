@@ -96,4 +96,4 @@ def released_order(*, lines, status: str = "C", **order_kwargs):
         releases_create(order=order, items=items, actor_name="test")
         order.release()
         order.save()
-    return order
+    return Order.objects.get(pk=order.pk)

@@ -1,0 +1,389 @@
+"""Admin of inventory and fulfillment: stock, receipts, releases, pick batches, packages.
+
+Counts and statuses are read-only here: they change through the services (receiving, allocating,
+batching, packing, shipping), which keep stock and allocations in step.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Sum
+from django.http import FileResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from commerce.errors import ApplicationError
+from fulfillment.batches import pick_batch_create
+from fulfillment.documents import DocumentNotReady, document_print
+from fulfillment.models import (
+    Allocation,
+    Document,
+    ExpectedReceipt,
+    ExpectedReceiptLine,
+    FulfillmentCenter,
+    Package,
+    PackageItem,
+    PickBatch,
+    PrintRecord,
+    Release,
+    ReleaseItem,
+    Stock,
+    WeightUnit,
+)
+from fulfillment.shipping import package_confirm_shipment, package_create
+
+# Inventory.
+
+
+@admin.register(FulfillmentCenter)
+class FulfillmentCenterAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "priority", "active"]
+    list_filter = ["active"]
+    search_fields = ["code", "name"]
+    actions = ["create_pick_batch"]
+
+    def has_add_pickbatch_permission(self, request) -> bool:
+        return request.user.has_perm("fulfillment.add_pickbatch")
+
+    @admin.action(description="Create a pick batch for the selected centers", permissions=["add_pickbatch"])
+    def create_pick_batch(self, request, queryset):
+        created, nothing = [], []
+        for center in queryset.order_by("pk"):
+            try:
+                batch = pick_batch_create(fulfillment_center=center, acting_user=request.user)
+            except ApplicationError as exc:
+                nothing.append(f"{center.code}: {exc.message}")
+            else:
+                created.append(f"{batch.number} ({center.code}, {batch.releases.count()} releases)")
+        if created:
+            self.message_user(request, f"Created {len(created)} pick batch(es): {'; '.join(created)}.")
+        if nothing:
+            self.message_user(request, " ".join(nothing), messages.WARNING)
+
+
+@admin.register(Stock)
+class StockAdmin(admin.ModelAdmin):
+    list_display = ["product", "fulfillment_center", "bin", "on_hand", "allocated", "available"]
+    list_filter = ["fulfillment_center"]
+    list_select_related = ["product", "fulfillment_center"]
+    search_fields = ["product__sku", "product__name", "bin"]
+    readonly_fields = ["on_hand", "allocated", "updated_at"]
+    autocomplete_fields = ["product"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A new row may start with goods on hand; afterwards receiving and shipping move the counts.
+        return ["allocated", "updated_at"] if obj is None else self.readonly_fields
+
+    @admin.display(description="available")
+    def available(self, stock: Stock) -> int:
+        return stock.available
+
+
+class ExpectedReceiptLineInline(admin.TabularInline):
+    model = ExpectedReceiptLine
+    extra = 1
+    fields = ["product", "quantity_ordered", "quantity_received", "quantity_allocated"]
+    readonly_fields = ["quantity_received", "quantity_allocated"]
+    autocomplete_fields = ["product"]
+
+
+@admin.register(ExpectedReceipt)
+class ExpectedReceiptAdmin(admin.ModelAdmin):
+    list_display = ["number", "fulfillment_center", "vendor", "expected_at", "status"]
+    list_filter = ["status", "fulfillment_center"]
+    list_select_related = ["fulfillment_center"]
+    search_fields = ["number", "vendor", "lines__product__sku"]
+    date_hierarchy = "expected_at"
+    inlines = [ExpectedReceiptLineInline]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services: shown, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Allocation)
+class AllocationAdmin(ReadOnlyAdmin):
+    list_display = ["order_item", "order_number", "fulfillment_center", "kind", "quantity", "expires_at"]
+    list_filter = ["kind", "fulfillment_center"]
+    list_select_related = ["order_item__order", "fulfillment_center"]
+    search_fields = ["order_item__order__number", "order_item__sku"]
+
+    @admin.display(description="order", ordering="order_item__order__number")
+    def order_number(self, allocation: Allocation) -> str:
+        return allocation.order_item.order.number
+
+
+# Releases and packing.
+
+
+class ReleaseItemInline(admin.TabularInline):
+    model = ReleaseItem
+    fields = ["order_item", "quantity", "quantity_packed", "quantity_shipped"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class PackageInline(admin.TabularInline):
+    model = Package
+    fields = ["link", "carrier", "tracking_number", "weight", "weight_unit", "status", "shipped_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="package")
+    def link(self, package: Package) -> str:
+        return format_html(
+            '<a href="{}">Package {}</a>', reverse("admin:fulfillment_package_change", args=[package.pk]), package.pk
+        )
+
+
+class PackForm(forms.Form):
+    carrier = forms.CharField(max_length=64)
+    tracking_number = forms.CharField(max_length=64)
+    weight = forms.DecimalField(max_digits=10, decimal_places=3, required=False)
+    weight_unit = forms.ChoiceField(choices=WeightUnit.choices, initial=WeightUnit.KG)
+    shipping_cost = forms.DecimalField(max_digits=18, decimal_places=5, required=False)
+
+
+@admin.register(Release)
+class ReleaseAdmin(ReadOnlyAdmin):
+    list_display = ["number", "order", "fulfillment_center", "ship_mode", "status", "batch", "tote", "created_at"]
+    list_filter = ["status", "fulfillment_center", "ship_mode"]
+    list_select_related = ["order", "fulfillment_center", "batch"]
+    search_fields = ["number", "order__number", "items__order_item__sku"]
+    date_hierarchy = "created_at"
+    inlines = [ReleaseItemInline, PackageInline]
+    change_form_template = "fulfillment/admin/release_change_form.html"
+
+    def get_urls(self):
+        return [
+            path("<int:pk>/pack/", self.admin_site.admin_view(self.pack_view), name="fulfillment_release_pack"),
+        ] + super().get_urls()
+
+    def pack_view(self, request, pk: int):
+        """Pack everything of the release not packed yet, with its carrier and tracking number."""
+        if not request.user.has_perm("fulfillment.add_package"):
+            raise PermissionDenied
+        release = get_object_or_404(Release.objects.select_related("order"), pk=pk)
+        form = PackForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                package = package_create(release=release, items=None, acting_user=request.user, **form.cleaned_data)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, f"Packed package {package.pk} of {release.number}.")
+                return HttpResponseRedirect(reverse("admin:fulfillment_package_change", args=[package.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": release,
+            "title": f"Pack release {release.number}",
+            "form": form,
+            "items": release.items.select_related("order_item"),
+        }
+        return TemplateResponse(request, "fulfillment/admin/release_pack.html", context)
+
+
+class PackageItemInline(admin.TabularInline):
+    model = PackageItem
+    fields = ["order_item", "quantity"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Package)
+class PackageAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "release", "carrier", "tracking_number", "status", "created_at", "shipped_at"]
+    list_filter = ["status", "carrier"]
+    list_select_related = ["release"]
+    search_fields = ["tracking_number", "release__number", "release__order__number"]
+    inlines = [PackageItemInline]
+    actions = ["confirm_shipment"]
+    change_form_template = "fulfillment/admin/package_change_form.html"
+
+    def has_ship_permission(self, request) -> bool:
+        return request.user.has_perm("fulfillment.ship_package")
+
+    @admin.action(description="Confirm shipment of the selected packages", permissions=["ship"])
+    def confirm_shipment(self, request, queryset):
+        shipped, failed = 0, []
+        for package in queryset.order_by("pk"):
+            try:
+                package_confirm_shipment(package=package, acting_user=request.user)
+            except ApplicationError as exc:
+                failed.append(f"package {package.pk}: {exc.message}")
+            else:
+                shipped += 1
+        if shipped:
+            self.message_user(request, f"Confirmed the shipment of {shipped} package(s).")
+        if failed:
+            self.message_user(request, f"{len(failed)} failed: {'; '.join(failed)}", messages.ERROR)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.confirm_view)
+        return [path("<int:pk>/confirm-shipment/", view, name="fulfillment_package_confirm")] + super().get_urls()
+
+    def confirm_view(self, request, pk: int):
+        if request.method != "POST" or not self.has_ship_permission(request):
+            raise PermissionDenied
+        self.confirm_shipment(request, Package.objects.filter(pk=pk))
+        return HttpResponseRedirect(reverse("admin:fulfillment_package_change", args=[pk]))
+
+
+# Pick batches and their documents.
+
+
+class BatchReleaseInline(admin.TabularInline):
+    model = Release
+    fk_name = "batch"
+    fields = ["tote", "link", "order", "ship_mode", "status", "units"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["tote"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("order").annotate(units_total=Sum("items__quantity"))
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="release")
+    def link(self, release: Release) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:fulfillment_release_change", args=[release.pk]), release.number
+        )
+
+    @admin.display(description="units")
+    def units(self, release: Release) -> int:
+        return release.units_total or 0
+
+
+class DocumentInline(admin.TabularInline):
+    model = Document
+    fields = ["kind", "status", "paper_size", "pages", "rendered_at", "error", "prints_count"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="prints")
+    def prints_count(self, document: Document) -> int:
+        return document.prints.count()
+
+
+class PickBatchCreateForm(forms.Form):
+    fulfillment_center = forms.ModelChoiceField(queryset=FulfillmentCenter.objects.filter(active=True))
+
+
+@admin.register(PickBatch)
+class PickBatchAdmin(admin.ModelAdmin):
+    list_display = ["number", "fulfillment_center", "store", "status", "expedited", "release_count", "created_by",
+                    "created_at", "printed_at"]  # fmt: skip
+    list_filter = ["status", "expedited", "fulfillment_center", "store"]
+    list_select_related = ["fulfillment_center", "store", "created_by"]
+    search_fields = ["number", "releases__number", "releases__order__number"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["number", "fulfillment_center", "store", "status", "expedited", "created_by", "created_at",
+                       "printed_at", "done_at"]  # fmt: skip
+    inlines = [BatchReleaseInline, DocumentInline]
+    change_form_template = "fulfillment/admin/pickbatch_change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(releases_total=Count("releases"))
+
+    @admin.display(description="releases", ordering="releases_total")
+    def release_count(self, batch: PickBatch) -> int:
+        return batch.releases_total
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_print_permission(self, request) -> bool:
+        return request.user.has_perm("fulfillment.print_pickbatch")
+
+    def get_urls(self):
+        def document_url(suffix: str, kind: str):
+            view = self.admin_site.admin_view(self.document_view)
+            return path(f"<int:pk>/{suffix}", view, {"kind": kind}, name=f"fulfillment_pickbatch_{kind}")
+
+        return [
+            document_url("pick-ticket.pdf", Document.Kind.PICK_TICKET),
+            document_url("packing-slips.pdf", Document.Kind.PACKING_SLIPS),
+        ] + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Create a batch through the service: choose the center, it takes the oldest ready releases."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = PickBatchCreateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                batch = pick_batch_create(
+                    fulfillment_center=form.cleaned_data["fulfillment_center"], acting_user=request.user
+                )
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+            else:
+                self.message_user(request, f"Created pick batch {batch.number} with {batch.releases.count()} releases.")
+                return HttpResponseRedirect(reverse("admin:fulfillment_pickbatch_change", args=[batch.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Create a pick batch",
+            "form": form,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "fulfillment/admin/pickbatch_add.html", context)
+
+    def document_view(self, request, pk: int, kind: str):
+        if not self.has_print_permission(request):
+            raise PermissionDenied
+        batch = get_object_or_404(PickBatch.objects.select_related("store"), pk=pk)
+        try:
+            record = document_print(batch=batch, kind=kind, acting_user=request.user)
+        except DocumentNotReady as exc:
+            self.message_user(request, exc.message, messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:fulfillment_pickbatch_change", args=[pk]))
+        filename = f"{batch.number}-{kind.replace('_', '-')}.pdf"
+        return FileResponse(record.document.file.open("rb"), content_type="application/pdf", filename=filename)
+
+
+@admin.register(PrintRecord)
+class PrintRecordAdmin(ReadOnlyAdmin):
+    list_display = ["document", "batch", "user", "printed_at", "reprint"]
+    list_filter = ["reprint", "document__kind"]
+    list_select_related = ["document__batch", "user"]
+    search_fields = ["document__batch__number", "user__username"]
+
+    @admin.display(description="pick batch")
+    def batch(self, record: PrintRecord) -> str:
+        return record.document.batch.number
