@@ -433,3 +433,43 @@ def test_progress_reporter_writes_every_few_seconds_too():
     reporter(2, 1000)  # 12 s in: due
 
     assert lines == ["job: 2/1000 (0%), 0.2 orders/s"]
+
+
+@pytest.mark.django_db
+class TestAdmin:
+    @pytest.fixture
+    def failed_run(self):
+        orders = backorders(3)
+        job_run(spec=spec_with(Recorder(failing={orders[0].pk})))
+        return JobRun.objects.get(), orders[0]
+
+    def test_supervisors_see_job_runs_with_their_counts_and_errors(self, client, staff_in_role, failed_run):
+        run, broken = failed_run
+        client.force_login(staff_in_role("Supervisor"))
+
+        listing = client.get("/admin/commerce/jobrun/", {"name": AUTHORIZE_BACKORDERS.name, "status": "failed"})
+        detail = client.get(f"/admin/commerce/jobrun/{run.pk}/change/")
+
+        assert listing.status_code == 200
+        assert listing.context["cl"].result_count == 1
+        assert detail.status_code == 200
+        assert f"order {broken.number} (id {broken.pk}): RuntimeError: the gateway exploded" in detail.content.decode()
+
+    def test_job_runs_are_read_only(self, admin_client, failed_run):
+        run, _ = failed_run
+
+        assert admin_client.get("/admin/commerce/jobrun/add/").status_code == 403
+        assert admin_client.post(f"/admin/commerce/jobrun/{run.pk}/delete/", {"post": "yes"}).status_code == 403
+        assert JobRun.objects.filter(pk=run.pk).exists()
+
+    def test_failing_orders_are_listed_by_job(self, admin_client, failed_run, django_assert_max_num_queries):
+        _, broken = failed_run
+        more = backorders(3)
+        job_run(spec=spec_with(Recorder(failing={broken.pk, *(order.pk for order in more)})))
+
+        with django_assert_max_num_queries(12):
+            response = admin_client.get("/admin/commerce/jobitemfailure/", {"job_name": AUTHORIZE_BACKORDERS.name})
+
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == 4
+        assert broken.number in response.content.decode()
