@@ -8,7 +8,10 @@ finishes the call: the gateway answers a repeated key with its first answer, so 
 charged twice and nothing is lost.
 
 Services that call a gateway refuse to run inside a transaction (``GatewayCallInTransaction``);
-``payment_create`` and ``payment_approve_review`` only write and may join the caller's.
+``payment_create`` and ``payment_approve_review`` only write and may join the caller's. Services
+work on the row, not on the instance passed in: those returning a payment return a fresh one, and
+after the others, reload the payment to see its new state. (They never ``refresh_from_db`` it:
+django-fsm toggles the protected status field class-wide while refreshing, a race between threads.)
 
 Captures are final: one capture per authorization, of its full amount unless a smaller one is
 asked for, after which the rest of the authorization is released. A partial refund leaves the
@@ -124,7 +127,6 @@ def payment_authorize(*, payment: Payment) -> PaymentDecision:
             decision = decision_for_status(locked.status)
     if key is not None:
         decision = _authorization_call(locked, kind=K.AUTHORIZE, key=key)
-    payment.refresh_from_db()
     return decision
 
 
@@ -137,7 +139,6 @@ def payment_sync(*, payment: Payment) -> PaymentDecision:
         current = _fresh(payment.pk)
     pending = current.status == S.PENDING
     decision = _resolve_authorization(current) if pending else decision_for_status(current.status)
-    payment.refresh_from_db()
     return decision
 
 
@@ -153,8 +154,7 @@ def payment_approve_review(*, payment: Payment, acting_user, reason: str = "") -
         locked.approve_review(reviewer=_user(acting_user), reason=reason)
         locked.save()
         _event(locked, f"Payment {locked.pk} approved after review.", acting_user=acting_user, reason=reason)
-    payment.refresh_from_db()
-    return payment
+    return _fresh(payment.pk)
 
 
 def payment_decline_review(*, payment: Payment, acting_user, reason: str) -> Payment:
@@ -184,8 +184,7 @@ def payment_decline_review(*, payment: Payment, acting_user, reason: str) -> Pay
         _event(locked, f"Payment {locked.pk} declined after review.", acting_user=acting_user, reason=reason)
     if send_void:
         _operation_call(locked)
-    payment.refresh_from_db()
-    return payment
+    return _fresh(payment.pk)
 
 
 # Keeping the authorization valid.
@@ -201,6 +200,7 @@ def payment_check_order_status(*, payment: Payment, amount: Decimal) -> PaymentD
     wanted = _money(amount, current.currency, field="amount")
     if current.status == S.PENDING:
         payment_sync(payment=current)
+        current = _fresh(current.pk)
     status = current.status
     if status == S.NEW and current.amount == wanted:
         decision = payment_authorize(payment=current)
@@ -218,7 +218,6 @@ def payment_check_order_status(*, payment: Payment, amount: Decimal) -> PaymentD
         decision = D.YES
     else:
         decision = payment_reauthorize(payment=current, amount=wanted)
-    payment.refresh_from_db()
     return decision
 
 
@@ -264,7 +263,6 @@ def payment_reauthorize(*, payment: Payment, amount: Decimal | None = None) -> P
             replacement, f"Payment {replacement.pk} reauthorizes {_fmt(wanted, replacement)} for payment {locked.pk}."
         )
     decision = payment_authorize(payment=replacement)
-    payment.refresh_from_db()
     return decision
 
 
@@ -293,8 +291,7 @@ def payment_capture(*, payment: Payment, amount: Decimal | None = None, idempote
             locked.save()
     if send:
         _raise_unless_done(_operation_call(locked), "capture")
-    payment.refresh_from_db()
-    return payment
+    return _fresh(payment.pk)
 
 
 def payment_void(*, payment: Payment) -> Payment:
@@ -324,8 +321,7 @@ def payment_void(*, payment: Payment) -> Payment:
             )
     if send:
         _raise_unless_done(_operation_call(locked), "void")
-    payment.refresh_from_db()
-    return payment
+    return _fresh(payment.pk)
 
 
 def payment_refund(*, payment: Payment, amount: Decimal, reason: str = "") -> Payment:
@@ -357,8 +353,7 @@ def payment_refund(*, payment: Payment, amount: Decimal, reason: str = "") -> Pa
             locked.start_operation(Operation.REFUND, idempotency_key=locked.next_key(K.REFUND), amount=wanted)
             locked.save()
     _raise_unless_done(_operation_call(locked, reason=reason), "refund")
-    payment.refresh_from_db()
-    return payment
+    return _fresh(payment.pk)
 
 
 def payment_cancel(*, payment: Payment, reason: str = "") -> Payment:
@@ -378,8 +373,7 @@ def payment_cancel(*, payment: Payment, reason: str = "") -> Payment:
     )
     for target in [payment, *others]:
         _cancel_one(target.pk, reason=reason)
-    payment.refresh_from_db()
-    return payment
+    return _fresh(payment.pk)
 
 
 # The steps the services share.

@@ -30,7 +30,7 @@ def authorized(pay):
     def make(token: str = "tok_approve", **kwargs) -> Payment:
         payment = pay(token, **kwargs)
         payment_authorize(payment=payment)
-        return payment
+        return Payment.objects.get(pk=payment.pk)
 
     return make
 

@@ -156,6 +156,7 @@ def test_authorize_outcome_per_token(pay, token, decision, status):
 
     assert payment_authorize(payment=payment) == decision
 
+    payment.refresh_from_db()
     assert payment.status == status
     assert payment.transactions.get().kind == "authorize"
 
@@ -165,6 +166,7 @@ def test_approved_authorization_records_the_gateway_answer(pay):
 
     payment_authorize(payment=payment)
 
+    payment.refresh_from_db()
     assert payment.approved_amount == Decimal("120.00")
     assert payment.authorization_reference.startswith("SIM-")
     assert (payment.avs_result, payment.cvv_result) == ("match", "match")
@@ -207,6 +209,7 @@ def test_pending_authorization_is_approved_by_the_next_sync(authorized):
 
     assert payment_sync(payment=payment) == D.YES
 
+    payment.refresh_from_db()
     assert payment.status == S.AUTHORIZED
     assert kinds_and_outcomes(payment) == [("authorize", "pending"), ("status", "success")]
     assert SimulatedAuthorization.objects.get().state == SimulatedAuthorization.State.APPROVED
@@ -220,6 +223,7 @@ def test_timed_out_authorization_is_retried_with_the_same_key_and_authorized_onc
 
     assert payment_sync(payment=payment) == D.YES
 
+    payment.refresh_from_db()
     assert payment.status == S.AUTHORIZED
     assert kinds_and_outcomes(payment) == [("authorize", "timeout"), ("authorize", "success")]
     keys = set(payment.transactions.values_list("idempotency_key", flat=True))
@@ -299,6 +303,7 @@ def test_bill_me_is_declined_when_the_external_account_hook_refuses(pay, setting
 
     assert payment_authorize(payment=payment) == D.NO
 
+    payment.refresh_from_db()
     assert payment.status == S.DECLINED
     assert "external account" in payment.status_reason
     (call,) = hooks.CALLS
@@ -320,6 +325,7 @@ def test_bill_me_waits_while_the_accounts_system_fails_and_a_sync_asks_again(pay
     settings.PAYMENT_EXTERNAL_ACCOUNT_HOOK = "payments.hooks.approve_all_accounts"
 
     assert payment_sync(payment=payment) == D.YES
+    payment.refresh_from_db()
     assert payment.status == S.AUTHORIZED
 
 
@@ -330,7 +336,7 @@ def test_approving_a_review_authorizes_the_payment(authorized):
     payment = authorized("tok_review")
     clerk = StaffUserFactory()
 
-    payment_approve_review(payment=payment, acting_user=clerk, reason="Called the buyer.")
+    payment = payment_approve_review(payment=payment, acting_user=clerk, reason="Called the buyer.")
 
     assert (payment.status, payment.reviewed_by, payment.status_reason) == (S.AUTHORIZED, clerk, "Called the buyer.")
     event = payment.order.events.get(message__contains="approved after review")
@@ -348,7 +354,7 @@ def test_declining_a_review_voids_the_authorization_at_the_gateway(authorized):
     payment = authorized("tok_review")
     clerk = StaffUserFactory()
 
-    payment_decline_review(payment=payment, acting_user=clerk, reason="Address does not match.")
+    payment = payment_decline_review(payment=payment, acting_user=clerk, reason="Address does not match.")
 
     assert (payment.status, payment.reviewed_by) == (S.DECLINED, clerk)
     assert at_gateway(payment).state == SimulatedAuthorization.State.VOIDED
@@ -372,7 +378,7 @@ def test_declining_a_review_needs_a_reason(authorized):
 def test_capture_takes_the_whole_authorization(authorized):
     payment = authorized("tok_approve")
 
-    payment_capture(payment=payment)
+    payment = payment_capture(payment=payment)
 
     assert (payment.status, payment.captured_amount) == (S.DEPOSITED, Decimal("120.00"))
     assert at_gateway(payment).captured_amount == Decimal("120.00")
@@ -381,10 +387,10 @@ def test_capture_takes_the_whole_authorization(authorized):
 
 def test_a_second_capture_with_the_same_key_does_nothing_more(authorized):
     payment = authorized("tok_approve")
-    payment_capture(payment=payment, idempotency_key="deposit-1")
+    payment = payment_capture(payment=payment, idempotency_key="deposit-1")
 
-    payment_capture(payment=payment, idempotency_key="deposit-1")
-    payment_capture(payment=payment)
+    payment = payment_capture(payment=payment, idempotency_key="deposit-1")
+    payment = payment_capture(payment=payment)
 
     assert payment.captured_amount == Decimal("120.00")
     assert payment.transactions.filter(kind="capture").count() == 1
@@ -393,7 +399,7 @@ def test_a_second_capture_with_the_same_key_does_nothing_more(authorized):
 
 def test_a_capture_with_another_key_after_the_deposit_is_refused(authorized):
     payment = authorized("tok_approve")
-    payment_capture(payment=payment, idempotency_key="deposit-1")
+    payment = payment_capture(payment=payment, idempotency_key="deposit-1")
 
     with pytest.raises(InvalidTransition):
         payment_capture(payment=payment, idempotency_key="deposit-2")
@@ -415,7 +421,7 @@ def test_capture_never_exceeds_the_authorization(authorized):
 def test_capture_of_a_smaller_amount_is_final(authorized):
     payment = authorized("tok_approve")
 
-    payment_capture(payment=payment, amount=Decimal("100.005"))
+    payment = payment_capture(payment=payment, amount=Decimal("100.005"))
 
     assert (payment.status, payment.captured_amount) == (S.DEPOSITED, Decimal("100.01"))
     assert at_gateway(payment).captured_amount == Decimal("100.01")
@@ -431,7 +437,7 @@ def test_capture_that_times_out_is_finished_by_a_retry_and_captures_once(authori
     payment.refresh_from_db()
     assert (payment.status, payment.pending_operation) == (S.AUTHORIZED, Operation.CAPTURE)
 
-    payment_capture(payment=payment)
+    payment = payment_capture(payment=payment)
 
     assert (payment.status, payment.captured_amount, payment.pending_operation) == (
         S.DEPOSITED,
@@ -453,12 +459,14 @@ def test_capture_that_times_out_is_finished_by_a_sync(authorized):
 
     payment_sync(payment=payment)
 
+    payment.refresh_from_db()
     assert (payment.status, payment.capture_key) == (S.DEPOSITED, "deposit-7")
 
 
 def test_a_capture_in_flight_blocks_another_key(authorized):
     payment = authorized("tok_timeout")
     payment_sync(payment=payment)
+    payment.refresh_from_db()
     with pytest.raises(PaymentGatewayError):
         payment_capture(payment=payment, idempotency_key="deposit-1")
 
@@ -493,7 +501,7 @@ def test_capture_rounds_to_the_currency_minor_unit_in_yen(store):
     payment = payment_create(order=order, method="card", token="tok_approve")
     payment_authorize(payment=payment)
 
-    payment_capture(payment=payment, amount=Decimal("9999.5"))
+    payment = payment_capture(payment=payment, amount=Decimal("9999.5"))
 
     assert payment.captured_amount == Decimal("10000")
     assert at_gateway(payment).captured_amount == Decimal("10000")
@@ -504,12 +512,12 @@ def test_capture_rounds_to_the_currency_minor_unit_in_yen(store):
 
 def test_partial_refunds_up_to_what_was_captured(authorized):
     payment = authorized("tok_approve")
-    payment_capture(payment=payment)
+    payment = payment_capture(payment=payment)
 
-    payment_refund(payment=payment, amount=Decimal("20.00"), reason="Damaged mug.")
+    payment = payment_refund(payment=payment, amount=Decimal("20.00"), reason="Damaged mug.")
     assert (payment.status, payment.refunded_amount) == (S.PARTIALLY_REFUNDED, Decimal("20.00"))
 
-    payment_refund(payment=payment, amount=Decimal("100.00"))
+    payment = payment_refund(payment=payment, amount=Decimal("100.00"))
     assert (payment.status, payment.refunded_amount) == (S.REFUNDED, Decimal("120.00"))
     assert at_gateway(payment).refunded_amount == Decimal("120.00")
     assert ledger_matches(payment)
@@ -518,8 +526,8 @@ def test_partial_refunds_up_to_what_was_captured(authorized):
 
 def test_refunds_are_capped_at_what_is_left(authorized):
     payment = authorized("tok_approve")
-    payment_capture(payment=payment)
-    payment_refund(payment=payment, amount=Decimal("100.00"))
+    payment = payment_capture(payment=payment)
+    payment = payment_refund(payment=payment, amount=Decimal("100.00"))
 
     with pytest.raises(PaymentError) as error:
         payment_refund(payment=payment, amount=Decimal("20.01"))
@@ -539,7 +547,7 @@ def test_nothing_is_refunded_before_a_capture(authorized):
 @pytest.mark.parametrize("amount", [Decimal("0"), Decimal("0.004"), Decimal("-5")])
 def test_a_refund_must_be_positive_after_rounding(authorized, amount):
     payment = authorized("tok_approve")
-    payment_capture(payment=payment)
+    payment = payment_capture(payment=payment)
 
     with pytest.raises(ValidationFailed):
         payment_refund(payment=payment, amount=amount)
@@ -550,13 +558,13 @@ def test_refund_that_times_out_is_sent_again_by_a_retry_not_twice(authorized):
     payment_sync(payment=payment)
     with pytest.raises(PaymentGatewayError):
         payment_capture(payment=payment)
-    payment_capture(payment=payment)
+    payment = payment_capture(payment=payment)
 
     with pytest.raises(PaymentGatewayError):
         payment_refund(payment=payment, amount=Decimal("30.00"))
     with pytest.raises(PaymentError):
         payment_refund(payment=payment, amount=Decimal("10.00"))  # another refund waits
-    payment_refund(payment=payment, amount=Decimal("30.00"))
+    payment = payment_refund(payment=payment, amount=Decimal("30.00"))
 
     assert payment.refunded_amount == Decimal("30.00")
     assert at_gateway(payment).refunded_amount == Decimal("30.00")
@@ -569,8 +577,8 @@ def test_refund_that_times_out_is_sent_again_by_a_retry_not_twice(authorized):
 def test_void_releases_the_authorization(authorized):
     payment = authorized("tok_approve")
 
-    payment_void(payment=payment)
-    payment_void(payment=payment)
+    payment = payment_void(payment=payment)
+    payment = payment_void(payment=payment)
 
     assert payment.status == S.VOIDED
     assert at_gateway(payment).state == SimulatedAuthorization.State.VOIDED
@@ -579,7 +587,7 @@ def test_void_releases_the_authorization(authorized):
 
 def test_a_deposited_payment_cannot_be_voided(authorized):
     payment = authorized("tok_approve")
-    payment_capture(payment=payment)
+    payment = payment_capture(payment=payment)
 
     with pytest.raises(InvalidTransition):
         payment_void(payment=payment)
@@ -589,7 +597,7 @@ def test_voiding_a_lapsed_authorization_marks_it_expired(authorized, travel):
     payment = authorized("tok_expiring")
     travel(timezone.now() + timedelta(hours=2))
 
-    payment_void(payment=payment)
+    payment = payment_void(payment=payment)
 
     assert payment.status == S.EXPIRED
     assert not payment.transactions.filter(kind="void").exists()
@@ -601,7 +609,7 @@ def test_voiding_a_lapsed_authorization_marks_it_expired(authorized, travel):
 def test_cancel_voids_a_new_payment_without_the_gateway(pay):
     payment = pay("tok_approve")
 
-    payment_cancel(payment=payment, reason="Customer changed their mind.")
+    payment = payment_cancel(payment=payment, reason="Customer changed their mind.")
 
     assert (payment.status, payment.status_reason) == (S.VOIDED, "Customer changed their mind.")
     assert not payment.transactions.exists()
@@ -610,7 +618,7 @@ def test_cancel_voids_a_new_payment_without_the_gateway(pay):
 def test_cancel_voids_an_authorization_at_the_gateway(authorized):
     payment = authorized("tok_approve")
 
-    payment_cancel(payment=payment)
+    payment = payment_cancel(payment=payment)
 
     assert payment.status == S.VOIDED
     assert at_gateway(payment).state == SimulatedAuthorization.State.VOIDED
@@ -618,10 +626,10 @@ def test_cancel_voids_an_authorization_at_the_gateway(authorized):
 
 def test_cancel_refunds_what_was_captured(authorized):
     payment = authorized("tok_approve")
-    payment_capture(payment=payment)
-    payment_refund(payment=payment, amount=Decimal("20.00"))
+    payment = payment_capture(payment=payment)
+    payment = payment_refund(payment=payment, amount=Decimal("20.00"))
 
-    payment_cancel(payment=payment)
+    payment = payment_cancel(payment=payment)
 
     assert (payment.status, payment.refunded_amount) == (S.REFUNDED, Decimal("120.00"))
     assert at_gateway(payment).refunded_amount == Decimal("120.00")
@@ -630,10 +638,10 @@ def test_cancel_refunds_what_was_captured(authorized):
 @pytest.mark.parametrize("token", ["tok_approve", "tok_decline", "tok_review"])
 def test_cancel_is_idempotent(authorized, token):
     payment = authorized(token)
-    payment_cancel(payment=payment)
+    payment = payment_cancel(payment=payment)
     calls = payment.transactions.count()
 
-    payment_cancel(payment=payment)
+    payment = payment_cancel(payment=payment)
 
     assert payment.status == S.VOIDED
     assert payment.transactions.count() == calls
@@ -642,7 +650,7 @@ def test_cancel_is_idempotent(authorized, token):
 def test_cancel_of_a_pending_payment_voids_what_the_gateway_approved_meanwhile(authorized):
     payment = authorized("tok_pending")
 
-    payment_cancel(payment=payment)
+    payment = payment_cancel(payment=payment)
 
     assert payment.status == S.VOIDED
     assert at_gateway(payment).state == SimulatedAuthorization.State.VOIDED
@@ -651,12 +659,13 @@ def test_cancel_of_a_pending_payment_voids_what_the_gateway_approved_meanwhile(a
 def test_cancel_whose_void_times_out_is_finished_by_a_sync(authorized):
     payment = authorized("tok_timeout")  # the authorization's answer was lost
 
-    payment_cancel(payment=payment)
+    payment = payment_cancel(payment=payment)
     assert (payment.status, payment.pending_operation) == (S.VOIDED, Operation.VOID)
     assert at_gateway(payment).state == SimulatedAuthorization.State.VOIDED  # carried out, answer lost
 
     payment_sync(payment=payment)
 
+    payment.refresh_from_db()
     assert (payment.status, payment.pending_operation) == (S.VOIDED, Operation.NONE)
     assert kinds_and_outcomes(payment)[-2:] == [("void", "timeout"), ("void", "success")]
 
@@ -667,7 +676,7 @@ def test_cancel_also_voids_an_earlier_authorization_a_declined_reauthorization_l
     assert payment_reauthorize(payment=payment, amount=Decimal("150.00")) == D.NO
     current = Payment.objects.get(is_current=True)
 
-    payment_cancel(payment=current)
+    current = payment_cancel(payment=current)
 
     payment.refresh_from_db()
     assert (current.status, payment.status) == (S.VOIDED, S.VOIDED)
@@ -743,7 +752,7 @@ def test_reauthorize_ahead_of_expiry_replaces_the_authorization(authorized):
 
 def test_reauthorization_in_review_holds_the_new_authorization_and_voids_the_old(authorized, settings):
     payment = authorized("tok_review")
-    payment_approve_review(payment=payment, acting_user=StaffUserFactory())
+    payment = payment_approve_review(payment=payment, acting_user=StaffUserFactory())
 
     assert payment_check_order_status(payment=payment, amount=Decimal("130.00")) == D.REVIEW
 
