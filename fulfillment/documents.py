@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 # WeasyPrint lays out and holds this many slips at a time; the chunks are joined page by page.
 PACKING_SLIP_CHUNK = 50
 # A long tote list continues on the next row, so no table row outgrows a page.
-TOTES_PER_ROW = 6
+TOTES_PER_ROW = 12
 CSS_PAGE_SIZES = {PaperSize.A4: "A4", PaperSize.LETTER: "letter"}
 RENDER_RETRY_SECONDS = 10
 
