@@ -1,6 +1,8 @@
-"""External-account hooks the tests point PAYMENT_EXTERNAL_ACCOUNT_HOOK at."""
+"""External-account hooks and a payment method the tests plug in through the settings."""
 
 from decimal import Decimal
+
+from payments.methods import PaymentMethod
 
 CALLS: list[dict] = []
 
@@ -16,3 +18,10 @@ def approve_small_amounts(*, customer, order, amount: Decimal, currency: str) ->
 
 def unreachable_accounts(*, customer, order, amount: Decimal, currency: str) -> bool:
     raise ConnectionError("accounts system unreachable")
+
+
+class GiftCardMethod(PaymentMethod):
+    """A store's own method, plugged in through settings: offline, but always reviewed."""
+
+    label = "Gift card"
+    needs_approval = True
