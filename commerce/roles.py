@@ -82,6 +82,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "spending_limits.view_purchaseorderpurchase",
         "spending_limits.view_purchaseorderrefund",
         "commerce.view_jobrun",
+        "commerce.view_jobitemfailure",
         "django_q.view_schedule",
         "django_q.change_schedule",
         "django_q.view_failure",

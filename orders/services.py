@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_fsm import can_proceed
-from payments.errors import PaymentDeclined, PaymentError
-from spending_limits.approvals import order_requires_approval, user_can_approve
 
 from commerce.currency import convert
 from commerce.errors import (
@@ -34,13 +32,17 @@ from orders.events import order_event_record
 from orders.models import PRE_RELEASE, InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
 from orders.totals import apply_totals
 from payments import services as payments
+from payments.errors import PaymentDeclined, PaymentError
+from payments.policies import PaymentDecision as Decision
+from payments.selectors import payment_current
 from spending_limits import services as limits
+from spending_limits.approvals import order_requires_approval, user_can_approve
 from spending_limits.models import TradingAgreement
 
 logger = logging.getLogger(__name__)
 
 S = OrderStatus
-Decision = payments.PaymentDecision
+SUCCEEDED_PAYMENT_STATUSES = ("authorized", "review", "deposited", "partially_refunded")
 
 
 # Input of a placement, parsed and validated at the edge (the API serializer or a caller's code).
@@ -396,7 +398,7 @@ def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
         allocation.allocations_set_expiry(items=items, expires_at=None)
         order.approved_at = timezone.now()
         _transition(order, "await_payment", acting_user=acting_user, reason=reason or "Approved")
-        payment = payments.payment_current(order=order)
+        payment = payment_current(order=order)
     if payment is None:
         raise ValidationFailed(f"Order {order.number} has no payment to authorize.")
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -433,7 +435,7 @@ def order_approve_payment(*, order: Order, acting_user=None, reason: str = "") -
     """Accept a payment held for review (A → B or C)."""
     order.refresh_from_db()
     _require_status(order, S.PAYMENT_REVIEW, "approve its payment")
-    payment = payments.payment_current(order=order)
+    payment = payment_current(order=order)
     payments.payment_approve_review(payment=payment, acting_user=acting_user, reason=reason)
     return order_apply_payment_decision(
         order_id=order.pk, decision=Decision.YES, acting_user=acting_user, reason=reason or "Payment approved"
@@ -444,7 +446,7 @@ def order_decline_payment(*, order: Order, acting_user=None, reason: str = "") -
     """Decline a payment held for review: the order is cancelled (A → X)."""
     order.refresh_from_db()
     _require_status(order, S.PAYMENT_REVIEW, "decline its payment")
-    payment = payments.payment_current(order=order)
+    payment = payment_current(order=order)
     payments.payment_decline_review(payment=payment, acting_user=acting_user, reason=reason or "Declined")
     return order_apply_payment_decision(
         order_id=order.pk, decision=Decision.NO, acting_user=acting_user, reason=reason or "Payment declined"
@@ -473,14 +475,15 @@ def _cancel_locked(order: Order, *, acting_user=None, actor_name: str = "", reas
     limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
     _transition(order, "cancel", acting_user=acting_user, actor_name=actor_name, reason=reason,
                 extra={"notification": notification}, method_kwargs={"reason": reason})  # fmt: skip
-    notify(notification, order_id=order.pk, context={"reason": reason})
+    context = {"reason": reason, "job_name": actor_name}
+    notify(notification, order_id=order.pk, context=context)
     if notification != "order_cancelled":
-        notify("order_cancelled", order_id=order.pk, context={"reason": reason})
+        notify("order_cancelled", order_id=order.pk, context=context)
 
 
 def _cancel_payment(order: Order, *, acting_user=None, actor_name: str = "") -> None:
     """Void or refund the payment of a cancelled order; a failure is recorded for a person to retry."""
-    payment = payments.payment_current(order=order)
+    payment = payment_current(order=order)
     if payment is None:
         return
     try:
@@ -537,7 +540,7 @@ def order_release(*, order_id: int, actor_name: str = "release_to_fulfillment"):
     except ApplicationError as exc:
         order_cancel(order=order, actor_name=actor_name, reason=exc.message, notification="order_cancelled_by_job")
         return outcome.SUCCEEDED
-    payment = payments.payment_current(order=order)
+    payment = payment_current(order=order)
     decision = (
         payments.payment_check_order_status(payment=payment, amount=order.grand_total) if payment else Decision.NO
     )
@@ -583,7 +586,7 @@ def order_sync_payment(*, order_id: int, actor_name: str = "sync_pending_payment
     order = _load(order_id)
     if order is None or order.status != S.PAYMENT_PENDING:
         return outcome.SKIPPED
-    payment = payments.payment_current(order=order)
+    payment = payment_current(order=order)
     if payment is None:
         return outcome.SKIPPED
     decision = payments.payment_sync(payment=payment)
@@ -617,7 +620,7 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             return outcome.SKIPPED
         order_event_record(order=order, kind=OrderEvent.Kind.INVENTORY, actor_name=actor_name,
                            message="Every item is now allocated from stock")  # fmt: skip
-    payment = payments.payment_current(order=order)
+    payment = payment_current(order=order)
     decision = payments.payment_reauthorize(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
         return outcome.SKIPPED
@@ -632,7 +635,7 @@ def order_reauthorize_payment(*, order_id: int, actor_name: str = "reauthorize_p
     order = _load(order_id)
     if order is None or order.is_final:
         return outcome.SKIPPED
-    payment = payments.payment_current(order=order)
+    payment = payment_current(order=order)
     if payment is None:
         return outcome.SKIPPED
     decision = payments.payment_reauthorize(payment=payment, amount=order.grand_total)
@@ -659,7 +662,7 @@ def order_deposit(*, order_id: int, actor_name: str = "balance_payment"):
     order = _load(order_id)
     if order is None or order.status != S.SHIPPED:
         return outcome.SKIPPED
-    payment = payments.payment_current(order=order)
+    payment = payment_current(order=order)
     if payment is None:
         raise PaymentError(f"Order {order.number} has no payment to capture.")
     payment = payments.payment_capture(
@@ -687,7 +690,10 @@ def order_payment_cleanup(*, order_id: int, actor_name: str = "payment_cleanup")
     order = _load(order_id)
     if order is None or order.status != S.PAYMENT_PENDING:
         return outcome.SKIPPED
-    if not payments.payments_all_failed(order=order):
+    if order.placed_at and order.placed_at > timezone.now() - order.store.payment_cleanup_after:
+        return outcome.SKIPPED
+    # M means no authorization succeeded yet; after this long the gateway's silence is a failure.
+    if order.payments.filter(status__in=SUCCEEDED_PAYMENT_STATUSES).exists():
         return outcome.SKIPPED
     order_cancel(order=order, actor_name=actor_name, reason="No payment succeeded in time.",
                  notification="order_cancelled_by_job")  # fmt: skip

@@ -1,7 +1,6 @@
 """Storefront order API and back-office order actions (DESIGN section 11)."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from payments.errors import PaymentDeclined
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
@@ -13,6 +12,7 @@ from commerce.errors import ValidationFailed
 from orders import selectors, services
 from orders.api.serializers import OrderSerializer, PlaceOrderSerializer, ReasonSerializer, RequiredReasonSerializer
 from orders.models import OrderStatus
+from payments.errors import PaymentDeclined
 
 IDEMPOTENCY_KEY_MAX = 255
 
