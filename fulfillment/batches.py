@@ -10,7 +10,7 @@ from orders.events import actor_fields, order_events_record_bulk
 from orders.models import OrderEvent
 
 
-def pick_batch_create(*, fulfillment_center: FulfillmentCenter, acting_user=None) -> PickBatch:
+def pick_batch_create(*, fulfillment_center: FulfillmentCenter, acting_user=None, actor_name: str = "") -> PickBatch:
     """Batch up to the store's batch size of the center's ready releases, oldest first.
 
     Releases another clerk is batching at this moment are skipped, not waited for, so two clerks
@@ -42,7 +42,7 @@ def pick_batch_create(*, fulfillment_center: FulfillmentCenter, acting_user=None
             release.add_to_batch(batch, tote)
         # Every row is locked by this transaction and every transition ran above; one statement saves them.
         Release.objects.bulk_update(releases, ["status", "batch", "tote", "batched_at"])
-        actor = actor_fields(acting_user, "")
+        actor = actor_fields(acting_user, actor_name)
         order_events_record_bulk(
             OrderEvent(
                 order_id=release.order_id,

@@ -17,7 +17,7 @@ class Command(BaseCommand):
         if center is None:
             raise CommandError(f"No active fulfillment center {code!r}.")
         try:
-            batch = pick_batch_create(fulfillment_center=center)
+            batch = pick_batch_create(fulfillment_center=center, actor_name="create_pick_batch")
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
         releases = list(batch.releases.order_by("tote").values_list("tote", "number"))
