@@ -23,7 +23,7 @@ import time
 from decimal import Decimal
 from typing import NoReturn
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django_fsm import can_proceed
 
@@ -97,15 +97,22 @@ def payment_create(*, order, method: str, token: str = "", amount: Decimal | Non
                 previous.void(reason="Replaced by a new payment.")
             previous.is_current = False
             previous.save()
-        payment = Payment.objects.create(
-            order=order,
-            method=method,
-            gateway=method_class.gateway_name(),
-            token=token if method_class.requires_token else "",
-            amount=value,
-            currency=order.currency,
-            is_current=True,
-        )
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    order=order,
+                    method=method,
+                    gateway=method_class.gateway_name(),
+                    token=token if method_class.requires_token else "",
+                    amount=value,
+                    currency=order.currency,
+                    is_current=True,
+                )
+        except IntegrityError as exc:
+            # One current payment per order: a concurrent checkout of the same order made one first.
+            raise InvalidTransition(
+                "Another payment was made for this order at the same time.", details={"order": order.pk}
+            ) from exc
         _event(payment, f"Payment {payment.pk} created: {_fmt(value, payment)} by {method}.")
     return payment
 
@@ -381,7 +388,7 @@ def payment_cancel(*, payment: Payment, reason: str = "") -> Payment:
 
 def _cancel_one(pk: int, *, reason: str) -> None:
     current = _fresh(pk)
-    if current.status == S.PENDING and not current.pending_operation:
+    if current.status == S.PENDING and not current.pending_operation and _may_hold_money(current):
         # The gateway may have answered meanwhile: what it approved must be voided, not forgotten.
         _resolve_authorization(current)
     with transaction.atomic(durable=True):
@@ -396,7 +403,7 @@ def _cancel_one(pk: int, *, reason: str) -> None:
             locked.expire()
         elif status in (S.PENDING, S.AUTHORIZED, S.REVIEW):
             locked.void(reason=reason)
-            if not send:
+            if not send and (status != S.PENDING or _may_hold_money(locked)):
                 locked.start_operation(Operation.VOID, idempotency_key=locked.next_key(K.VOID))
                 send = True
         elif status in (S.DEPOSITED, S.PARTIALLY_REFUNDED) and not send:
@@ -422,9 +429,38 @@ def _authorization_call(payment: Payment, *, kind: str, key: str) -> PaymentDeci
 
 
 def _resolve_authorization(payment: Payment) -> PaymentDecision:
-    """Poll an asynchronous authorization, or repeat an unanswered one with the same key."""
-    kind = K.STATUS if payment.authorization_reference else K.AUTHORIZE
-    return _authorization_call(payment, kind=kind, key=payment.authorize_key)
+    """Poll an asynchronous authorization, repeat an unanswered one with its key, retry a failed one."""
+    if payment.authorization_reference:
+        return _authorization_call(payment, kind=K.STATUS, key=payment.authorize_key)
+    if _last_authorize_outcome(payment) == Outcome.ERROR:
+        # The gateway repeats an error to the same key: a new attempt needs a new one.
+        payment = _new_authorize_key(payment.pk, payment.authorize_key)
+        if payment.status != S.PENDING:
+            return decision_for_status(payment.status)
+    return _authorization_call(payment, kind=K.AUTHORIZE, key=payment.authorize_key)
+
+
+def _last_authorize_outcome(payment: Payment) -> str | None:
+    return (
+        payment.transactions.filter(kind=K.AUTHORIZE, idempotency_key=payment.authorize_key)
+        .order_by("-pk")
+        .values_list("outcome", flat=True)
+        .first()
+    )
+
+
+def _may_hold_money(payment: Payment) -> bool:
+    """Tell whether the gateway may have approved a pending payment (its last answer was no failure)."""
+    return bool(payment.authorization_reference) or _last_authorize_outcome(payment) != Outcome.ERROR
+
+
+def _new_authorize_key(pk: int, failed_key: str) -> Payment:
+    with transaction.atomic(durable=True):
+        payment = _lock(pk)
+        if payment.status == S.PENDING and payment.authorize_key == failed_key:
+            payment.authorize_key = payment.next_key(K.AUTHORIZE)
+            payment.save()
+    return payment
 
 
 def _record_authorization(pk: int, *, kind: str, key: str, result: GatewayResult, latency_ms: int) -> PaymentDecision:
@@ -454,9 +490,6 @@ def _record_authorization(pk: int, *, kind: str, key: str, result: GatewayResult
             _event(payment, f"Payment {payment.pk} declined.", reason=payment.status_reason)
         elif result.outcome == Outcome.PENDING and result.reference:
             payment.authorization_reference = result.reference
-        elif result.outcome == Outcome.ERROR and kind == K.AUTHORIZE:
-            # An error is an answer the gateway repeats to the same key: the next try needs a new one.
-            payment.authorize_key = payment.next_key(K.AUTHORIZE)
         payment.save()
         _log(
             payment, kind=kind, key=key, amount=payment.amount, result=result, latency_ms=latency_ms,
@@ -520,7 +553,8 @@ def _drop_operation(pk: int, operation: str, key: str) -> None:
 
 def _apply_operation(payment: Payment, operation: str, *, key: str, amount, result: GatewayResult, reason: str) -> bool:
     """Count a confirmed capture, refund or void on the payment; tell whether it changed the payment."""
-    confirmed = result.amount if result.amount is not None else amount
+    # What was asked for: a success means exactly that amount moved.
+    confirmed = amount if amount is not None else result.amount
     if operation == Operation.CAPTURE and can_proceed(payment.capture):
         payment.capture(amount=confirmed, idempotency_key=key)
         _event(payment, f"Payment {payment.pk} captured: {_fmt(confirmed, payment)}.")

@@ -782,3 +782,13 @@ def test_reauthorize_refuses_a_payment_waiting_for_an_answer_or_a_review(authori
 
     with pytest.raises(InvalidTransition):
         payment_reauthorize(payment=payment)
+
+
+def test_cancel_after_a_failed_authorization_sends_nothing_more(authorized):
+    payment = authorized("tok_error")
+
+    payment = payment_cancel(payment=payment)
+
+    assert (payment.status, payment.pending_operation) == (S.VOIDED, Operation.NONE)
+    assert kinds_and_outcomes(payment) == [("authorize", "error")]
+    assert SimulatedGatewayRecord.objects.count() == 1
