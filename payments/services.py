@@ -287,10 +287,10 @@ def payment_capture(*, payment: Payment, amount: Decimal | None = None, idempote
     with transaction.atomic(durable=True):
         locked = _lock(payment.pk)
         wanted = None if amount is None else _money(amount, locked.currency, field="amount")
-        if locked.pending_operation:
-            _check_resumable(locked, Operation.CAPTURE, key=idempotency_key, amount=wanted)
-        elif locked.status in CAPTURED_STATUSES and idempotency_key in (None, locked.capture_key):
+        if locked.status in CAPTURED_STATUSES and idempotency_key in (None, locked.capture_key):
             send = False
+        elif locked.pending_operation:
+            _check_resumable(locked, Operation.CAPTURE, key=idempotency_key, amount=wanted)
         else:
             wanted = _capturable(locked, wanted)
             key = idempotency_key or locked.next_key(K.CAPTURE)

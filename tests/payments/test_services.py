@@ -10,6 +10,7 @@ from django.utils import timezone
 from commerce.errors import InvalidTransition, ValidationFailed
 from orders.models import OrderEvent
 from payments.errors import GatewayCallInTransaction, PaymentError, PaymentGatewayError
+from payments.gateways import get_gateway
 from payments.models import (
     AcceptPolicy,
     Operation,
@@ -103,6 +104,13 @@ def test_create_refuses_a_purchase_order_payment_without_a_purchase_order_number
 def test_create_refuses_a_negative_amount(order):
     with pytest.raises(ValidationFailed) as error:
         payment_create(order=order, method="cod", amount=Decimal("-1"))
+
+    assert "amount" in error.value.details["payment"]
+
+
+def test_create_refuses_a_float_amount(order):
+    with pytest.raises(ValidationFailed) as error:
+        payment_create(order=order, method="cod", amount=120.0)
 
     assert "amount" in error.value.details["payment"]
 
@@ -792,3 +800,47 @@ def test_cancel_after_a_failed_authorization_sends_nothing_more(authorized):
     assert (payment.status, payment.pending_operation) == (S.VOIDED, Operation.NONE)
     assert kinds_and_outcomes(payment) == [("authorize", "error")]
     assert SimulatedGatewayRecord.objects.count() == 1
+
+
+# A process that dies between the gateway call and recording its answer.
+
+
+def test_authorization_sent_before_a_crash_is_found_by_the_sync_not_sent_twice(pay):
+    payment = pay("tok_approve")
+    with transaction.atomic():  # what payment_authorize commits before calling the gateway
+        payment.begin_authorization(idempotency_key=payment.next_key("authorize"))
+        payment.save()
+    get_gateway("simulated").authorize(
+        token="tok_approve", amount=Decimal("120.00"), currency="USD", idempotency_key=payment.authorize_key
+    )  # the call went out; the process died before recording the answer
+
+    assert payment_sync(payment=payment) == D.YES
+
+    payment.refresh_from_db()
+    assert payment.status == S.AUTHORIZED
+    assert SimulatedAuthorization.objects.count() == 1
+    assert payment.authorization_reference == SimulatedAuthorization.objects.get().reference
+
+
+def test_capture_sent_before_a_crash_is_counted_once_by_the_sync(authorized):
+    payment = authorized("tok_approve")
+    with transaction.atomic():  # what payment_capture commits before calling the gateway
+        payment.start_operation(Operation.CAPTURE, idempotency_key="deposit-1", amount=Decimal("120.00"))
+        payment.save()
+    get_gateway("simulated").capture(
+        reference=payment.authorization_reference,
+        amount=Decimal("120.00"),
+        currency="USD",
+        idempotency_key="deposit-1",
+    )
+
+    payment_sync(payment=payment)
+
+    payment.refresh_from_db()
+    assert (payment.status, payment.captured_amount, payment.capture_key) == (
+        S.DEPOSITED,
+        Decimal("120.00"),
+        "deposit-1",
+    )
+    assert at_gateway(payment).captured_amount == Decimal("120.00")
+    assert ledger_matches(payment)
