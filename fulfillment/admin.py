@@ -370,8 +370,9 @@ class PickBatchAdmin(admin.ModelAdmin):
         batch = get_object_or_404(PickBatch.objects.select_related("store"), pk=pk)
         try:
             record = document_print(batch=batch, kind=kind, acting_user=request.user)
-        except DocumentNotReady as exc:
-            self.message_user(request, exc.message, messages.WARNING)
+        except ApplicationError as exc:
+            level = messages.WARNING if isinstance(exc, DocumentNotReady) else messages.ERROR
+            self.message_user(request, exc.message, level)
             return HttpResponseRedirect(reverse("admin:fulfillment_pickbatch_change", args=[pk]))
         filename = f"{batch.number}-{kind.replace('_', '-')}.pdf"
         return FileResponse(record.document.file.open("rb"), content_type="application/pdf", filename=filename)

@@ -42,6 +42,13 @@ class DocumentNotReady(ApplicationError):
     status_code = 202
 
 
+class DocumentRenderFailed(ApplicationError):
+    """Rendering or storing the PDF failed; the document is marked failed and the next print retries."""
+
+    code = "document_render_failed"
+    status_code = 503
+
+
 @dataclass
 class PickLine:
     bin: str
@@ -127,12 +134,17 @@ def document_render(*, document_id: int) -> Document:
     except Exception as exc:
         # Whatever WeasyPrint or the storage raised, the document must not stay "rendering".
         logger.exception("Rendering %s of pick batch %s failed", document.kind, batch.number)
+        error = f"{type(exc).__name__}: {exc}"[:2000]
         with transaction.atomic():
             document = Document.objects.select_for_update().get(pk=document_id)
             if can_proceed(document.fail_rendering):
-                document.fail_rendering(error=f"{type(exc).__name__}: {exc}"[:2000])
+                document.fail_rendering(error=error)
                 document.save(update_fields=["status", "error"])
-        raise
+        raise DocumentRenderFailed(
+            f"The {document.get_kind_display().lower()} of pick batch {batch.number} could not be rendered "
+            f"({error}); printing it again retries.",
+            details={"document": document.kind, "batch": batch.number},
+        ) from exc
     return document
 
 

@@ -150,3 +150,14 @@ def test_pdf_needs_the_print_permission(supervisor, customer_client, batch):
     assert_error(supervisor.get(pdf_url(batch, "pick-ticket")), 403, "permission_denied")
     assert_error(customer_client.get(pdf_url(batch, "packing-slips")), 403, "permission_denied")
     assert not PrintRecord.objects.exists()
+
+
+def test_detail_reads_a_constant_number_of_queries(supervisor, east, products, django_assert_max_num_queries):
+    for _ in range(6):
+        released_order(lines=[(products[0], {east: 1}), (products[1], {east: 2})])
+    batch = pick_batch_create(fulfillment_center=east)
+
+    with django_assert_max_num_queries(12):
+        response = supervisor.get(f"{CREATE}{batch.pk}/")
+
+    assert len(response.json()["releases"]) == 6

@@ -8,7 +8,7 @@ from pypdf import PdfReader
 
 from fulfillment import documents
 from fulfillment.batches import pick_batch_create
-from fulfillment.documents import DocumentNotReady, document_print, pick_batch_render
+from fulfillment.documents import DocumentNotReady, DocumentRenderFailed, document_print, pick_batch_render
 from fulfillment.models import Document, PrintRecord, Release, Stock
 from tests.factories.commerce import ProductFactory, StaffUserFactory, StoreFactory
 from tests.factories.fulfillment import released_order
@@ -224,8 +224,10 @@ def test_a_failed_render_is_recorded_and_retried_on_the_next_print(east, product
     blocker.write_text("")
     good_root, settings.MEDIA_ROOT = settings.MEDIA_ROOT, str(blocker / "media")
 
-    with pytest.raises(OSError):
+    with pytest.raises(DocumentRenderFailed, match="printing it again retries") as raised:
         document_print(batch=batch, kind="pick_ticket")
+
+    assert isinstance(raised.value.__cause__, OSError)
 
     document = Document.objects.get(batch=batch, kind="pick_ticket")
     assert document.status == "failed"
