@@ -253,6 +253,39 @@ class PackageAdmin(ReadOnlyAdmin):
         return HttpResponseRedirect(reverse("admin:fulfillment_package_change", args=[pk]))
 
 
+class OrderReleaseInline(admin.TabularInline):
+    """An order's releases and their packages, for the order admin page."""
+
+    model = Release
+    fk_name = "order"
+    fields = ["link", "fulfillment_center", "ship_mode", "status", "batch", "tote", "shipments"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "releases and shipments"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("fulfillment_center", "batch").prefetch_related("packages")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="release")
+    def link(self, release: Release) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:fulfillment_release_change", args=[release.pk]), release.number
+        )
+
+    @admin.display(description="packages")
+    def shipments(self, release: Release) -> str:
+        return ", ".join(
+            f"{p.carrier} {p.tracking_number} ({p.get_status_display().lower()})" for p in release.packages.all()
+        )
+
+
 # Pick batches and their documents.
 
 

@@ -142,3 +142,21 @@ def test_confirm_shipment_action_and_button(warehouse, order, east, products):
 
     assert list(Package.objects.order_by("pk").values_list("status", flat=True)) == ["shipped", "shipped"]
     assert PickBatch.objects.get().status == "done"
+
+
+def test_order_release_inline_lists_releases_with_their_packages(order, east, rf):
+    from django.contrib import admin
+
+    from fulfillment.admin import OrderReleaseInline
+    from orders.models import Order
+
+    release = pick_batch_create(fulfillment_center=east).releases.get()
+    package_create(release=release, carrier="UPS", tracking_number="1Z9")
+    inline = OrderReleaseInline(Order, admin.site)
+    request = rf.get("/")
+    request.user = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+
+    (row,) = inline.get_queryset(request).filter(order=order)
+
+    assert inline.shipments(row) == "UPS 1Z9 (packed)"
+    assert release.number in inline.link(row)
