@@ -149,13 +149,18 @@ def document_render(*, document_id: int) -> Document:
 
 
 def pick_batch_render(*, batch: PickBatch) -> list[Document]:
-    """Render every document of a batch that is not ready yet."""
-    documents = []
+    """Render every document of a batch that is not ready yet; one failing does not stop the other."""
+    documents, failures = [], []
     for kind in Document.Kind:
         document, _ = Document.objects.get_or_create(
             batch=batch, kind=kind, defaults={"paper_size": batch.store.paper_size}
         )
-        documents.append(document_render(document_id=document.pk))
+        try:
+            documents.append(document_render(document_id=document.pk))
+        except DocumentRenderFailed as exc:
+            failures.append(exc)
+    if failures:
+        raise failures[0]
     return documents
 
 

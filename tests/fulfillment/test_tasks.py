@@ -22,3 +22,18 @@ def test_renders_every_document_of_the_batch(east, products):
 
 def test_a_batch_that_is_gone_renders_nothing(db):
     assert pick_batch_render(999999) == {}
+
+
+def test_a_failing_storage_fails_the_task_after_trying_every_document(east, products, settings, tmp_path):
+    from fulfillment.documents import DocumentRenderFailed
+
+    released_order(lines=[(products[0], {east: 1})])
+    batch = pick_batch_create(fulfillment_center=east)
+    (tmp_path / "file").write_text("")
+    settings.MEDIA_ROOT = str(tmp_path / "file" / "media")
+
+    with pytest.raises(DocumentRenderFailed):
+        pick_batch_render(batch.pk)
+
+    statuses = dict(Document.objects.filter(batch=batch).values_list("kind", "status"))
+    assert statuses == {"pick_ticket": "failed", "packing_slips": "failed"}
