@@ -433,7 +433,7 @@ def _require_status(order: Order, status: str, action: str) -> None:
 
 def order_approve_payment(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Accept a payment held for review (A → B or C)."""
-    order.refresh_from_db()
+    order = Order.objects.select_related("store", "currency").get(pk=order.pk)
     _require_status(order, S.PAYMENT_REVIEW, "approve its payment")
     payment = payment_current(order=order)
     payments.payment_approve_review(payment=payment, acting_user=acting_user, reason=reason)
@@ -444,7 +444,7 @@ def order_approve_payment(*, order: Order, acting_user=None, reason: str = "") -
 
 def order_decline_payment(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Decline a payment held for review: the order is cancelled (A → X)."""
-    order.refresh_from_db()
+    order = Order.objects.select_related("store", "currency").get(pk=order.pk)
     _require_status(order, S.PAYMENT_REVIEW, "decline its payment")
     payment = payment_current(order=order)
     payments.payment_decline_review(payment=payment, acting_user=acting_user, reason=reason or "Declined")
