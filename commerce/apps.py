@@ -13,5 +13,6 @@ class CommerceConfig(AppConfig):
     verbose_name = "Commerce"
 
     def ready(self) -> None:
-        # After every migrate, so permissions added by a later migration reach the roles too.
-        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="commerce.sync_roles")
+        # After every app's permissions are created (post_migrate runs per app, in INSTALLED_APPS order),
+        # so permissions a later app or migration adds reach the roles too.
+        post_migrate.connect(_sync_roles, dispatch_uid="commerce.sync_roles")

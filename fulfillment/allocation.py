@@ -19,16 +19,32 @@ from orders.models import InventoryStatus
 
 @dataclass
 class AllocationPlan:
-    """What one allocation pass did, for the caller's events and responses."""
+    """What one allocation pass did, and the rows it still has to write when deferred."""
 
-    allocated: dict[int, int] = field(default_factory=dict)  # item id -> units from stock
-    expected: dict[int, int] = field(default_factory=dict)  # item id -> units against receipts
-    unpromised: dict[int, int] = field(default_factory=dict)  # item id -> backordered with no date
     backordered_items: list = field(default_factory=list)
+    stock: list[Stock] = field(default_factory=list)
+    lines: list[ExpectedReceiptLine] = field(default_factory=list)
+    allocations: list[Allocation] = field(default_factory=list)
+    written: bool = False
 
     @property
     def fully_allocated(self) -> bool:
         return not self.backordered_items
+
+    def write(self) -> None:
+        """Write the plan: stock and receipt lines (locked when planned), then the allocation rows.
+
+        Deferred plans are written after their items are inserted: the rows refer to the items.
+        """
+        if self.written:
+            return
+        if self.stock:
+            Stock.objects.bulk_update(self.stock, ["allocated"])
+        if self.lines:
+            ExpectedReceiptLine.objects.bulk_update(self.lines, ["quantity_allocated"])
+        if self.allocations:
+            Allocation.objects.bulk_create(self.allocations)
+        self.written = True
 
 
 def _lock_stock(product_ids: Iterable[int]) -> dict[int, list[Stock]]:
@@ -78,26 +94,26 @@ def allocate_items(
     expires_at: datetime | None = None,
     already: dict[int, int] | None = None,
     allow_backorder: bool = True,
+    defer_writes: bool = False,
 ) -> AllocationPlan:
     """Allocate what each item still lacks from stock, then (backorderable) from expected receipts.
 
     ``already`` maps item ids to units already promised to them (stock or expected), so a second pass
-    only looks for the rest. A product that is not backorderable and cannot be covered raises
-    ``InsufficientInventory``; the caller's transaction then leaves nothing allocated.
+    only looks for the rest. With ``defer_writes`` the items may be unsaved: the stock rows are locked
+    and the items' inventory statuses set, and the caller writes the plan once the items exist.
+    A product that is not backorderable and cannot be covered raises ``InsufficientInventory``; the
+    caller's transaction then leaves nothing allocated.
     """
     already = already or {}
     plan = AllocationPlan()
-    needs = {item.pk: item.quantity - already.get(item.pk, 0) for item in items}
-    wanting = [item for item in items if needs[item.pk] > 0]
-    if not wanting:
-        return plan
-
-    stock_by_product = _lock_stock(item.product_id for item in wanting)
+    needs = {id(item): item.quantity - already.get(item.pk, 0) for item in items}
+    wanting = [item for item in items if needs[id(item)] > 0]
+    stock_by_product = _lock_stock(item.product_id for item in wanting) if wanting else {}
     new_allocations: list[Allocation] = []
     touched_stock: dict[int, Stock] = {}
     short: list = []
     for item in wanting:
-        remaining = needs[item.pk]
+        remaining = needs[id(item)]
         for stock in stock_by_product.get(item.product_id, []):
             take = min(stock.on_hand - stock.allocated, remaining)
             if take <= 0:
@@ -113,7 +129,6 @@ def allocate_items(
                     expires_at=expires_at,
                 )
             )
-            plan.allocated[item.pk] = plan.allocated.get(item.pk, 0) + take
             remaining -= take
             if remaining == 0:
                 break
@@ -127,15 +142,14 @@ def allocate_items(
         raise InsufficientInventory(f"Not enough stock for {skus}.", details=details)
 
     touched_lines: dict[int, ExpectedReceiptLine] = {}
-    dates: dict[int, date | None] = {}
+    dates: dict[int, date | None] = {}  # id(item) -> estimated date of backordered items
     if short:
         lines_by_product = _lock_receipt_lines(item.product_id for item, _ in short)
         for item, rest in short:
             lines = lines_by_product.get(item.product_id, [])
             # All or nothing: promise the rest against receipts only when they cover all of it.
             if sum(line.unpromised_quantity for line in lines) < rest:
-                plan.unpromised[item.pk] = rest
-                dates[item.pk] = None
+                dates[id(item)] = None
                 continue
             remaining = rest
             latest = None
@@ -159,19 +173,17 @@ def allocate_items(
                 remaining -= take
                 if remaining == 0:
                     break
-            plan.expected[item.pk] = rest
-            dates[item.pk] = latest
+            dates[id(item)] = latest
 
-    if touched_stock:
-        Stock.objects.bulk_update(touched_stock.values(), ["allocated"])
-    if touched_lines:
-        ExpectedReceiptLine.objects.bulk_update(touched_lines.values(), ["quantity_allocated"])
-    if new_allocations:
-        Allocation.objects.bulk_create(new_allocations)
+    plan.stock = list(touched_stock.values())
+    plan.lines = list(touched_lines.values())
+    plan.allocations = new_allocations
+    if not defer_writes:
+        plan.write()
 
     for item in items:
-        if item.pk in dates:
-            item.mark_backordered(estimated_available_at=dates[item.pk])
+        if id(item) in dates:
+            item.mark_backordered(estimated_available_at=dates[id(item)])
             plan.backordered_items.append(item)
         elif item.inventory_status != InventoryStatus.ALLOCATED:
             item.mark_allocated()

@@ -24,11 +24,11 @@ from commerce.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from commerce.models import Customer, Product, ShipMode, Store
+from commerce.models import Currency, Customer, Product, ShipMode, Store
 from commerce.money import quantize_money
 from commerce.notifications import notify
 from fulfillment import allocation
-from orders.events import order_event_record
+from orders.events import actor_fields, order_event_record, order_events_record_bulk
 from orders.models import PRE_RELEASE, InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
 from orders.totals import apply_totals
 from payments import services as payments
@@ -93,7 +93,7 @@ def request_fingerprint(payload) -> str:
 def _locked(order_id: int, *, skip_locked: bool = False) -> Order | None:
     """Lock and load an order with its items; None when ``skip_locked`` and another worker holds it."""
     queryset = Order.objects.select_for_update(skip_locked=skip_locked, of=("self",)).select_related(
-        "store", "currency", "customer__user", "organization"
+        "store", "currency"
     )
     order = queryset.filter(pk=order_id).first()
     if order is None:
@@ -176,7 +176,7 @@ def _build_order(data: PlacementInput, store: Store) -> tuple[Order, list[OrderI
         store=store,
         customer=data.customer,
         organization=data.customer.organization,
-        currency_id=currency,
+        currency=store.currency if store.currency_id == currency else Currency.objects.get(code=currency),
         ship_mode=data.ship_mode or store.default_ship_mode,
         ship_to_name=address.name,
         ship_to_line1=address.line1,
@@ -246,7 +246,7 @@ def _replay(data: PlacementInput) -> Order | None:
 
 def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]:
     """Create and submit an order; return it and whether it is new (False: an idempotent replay)."""
-    store = data.store or Store.objects.get(is_default=True)
+    store = data.store or Store.objects.select_related("currency").get(is_default=True)
     existing = _replay(data)
     if existing is not None:
         return existing, False
@@ -254,19 +254,13 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
     try:
         with transaction.atomic():
             order, items = _build_order(data, store)
-            order.save()
-            OrderItem.objects.bulk_create(items)
-            _cache_items(order, items)
-            order_event_record(
+            payment = _submit(
                 order=order,
-                kind=OrderEvent.Kind.NOTE,
-                message="Order created",
+                items=items,
+                payment_method=data.payment_method,
+                payment_token=data.payment_token,
                 acting_user=acting_user,
-                extra={"items": len(items), "grand_total": str(order.grand_total)},
-            )
-            _submit_reserve(order=order, items=items, acting_user=acting_user)
-            payment = payments.payment_create(
-                order=order, method=data.payment_method, token=data.payment_token, amount=order.grand_total
+                new=True,
             )
     except IntegrityError:
         replay = _replay(data)
@@ -278,19 +272,73 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user), True
 
 
-def _submit_reserve(*, order: Order, items: list[OrderItem], acting_user=None) -> None:
-    """Charge spending limits, allocate, then wait for approval (W) or ask for payment (M)."""
-    limits.spending_limits_charge(order=order)
-    plan = allocation.allocate_items(items=items)
-    _save_inventory(items)
-    if order_requires_approval(order=order):
+def _charges_limits(order: Order, items: Sequence[OrderItem]) -> bool:
+    return bool(
+        order.organization_id
+        or order.purchase_order_number
+        or order.purchase_order_id
+        or any(item.trading_agreement_id for item in items)
+    )
+
+
+def _submit(*, order: Order, items: list[OrderItem], payment_method: str, payment_token: str,
+            acting_user=None, new: bool = False):  # fmt: skip
+    """Charge spending limits, allocate, then wait for approval (W) or ask for payment (M).
+
+    Runs in the caller's transaction. A new order is written here, already submitted (its
+    transition is made in memory first), with as few statements as the rows need: when no
+    spending limit applies, stock is locked and planned before the items are inserted.
+    """
+    charges_limits = _charges_limits(order, items)
+    needs_approval = order_requires_approval(order=order)
+    from_status = order.status
+    if needs_approval:
+        order.submit_for_approval()
         expires_at = timezone.now() + order.store.allocation_good_for
-        allocation.allocations_set_expiry(items=items, expires_at=expires_at)
-        _transition(order, "submit_for_approval", acting_user=acting_user, reason="Approval required")
+    else:
+        order.await_payment()
+        expires_at = None
+    for item in items:
+        item.follow_order(order.status)
+    order.save()
+    _cache_items(order, items)
+
+    if new and not charges_limits:
+        plan = allocation.allocate_items(items=items, expires_at=expires_at, defer_writes=True)
+        OrderItem.objects.bulk_create(items)
+        plan.write()
+    else:
+        if new:
+            OrderItem.objects.bulk_create(items)
+        else:
+            OrderItem.objects.bulk_update(items, ["status", "product_total", "tax", "shipping_charge", "shipping_tax"])
+        # Spending-limit rows are locked before stock rows, here as in every other service.
+        limits.spending_limits_charge(order=order)
+        plan = allocation.allocate_items(items=items, expires_at=expires_at)
+        _save_inventory(items)
+
+    events = []
+    if new:
+        events.append(OrderEvent(order=order, kind=OrderEvent.Kind.NOTE, message="Order created",
+                                 extra={"items": len(items), "grand_total": str(order.grand_total)},
+                                 **actor_fields(acting_user)))  # fmt: skip
+    events.append(OrderEvent(order=order, from_status=from_status, to_status=order.status,
+                             reason="Approval required" if needs_approval else "",
+                             extra={"backordered": len(plan.backordered_items)},
+                             **actor_fields(acting_user)))  # fmt: skip
+    order_events_record_bulk(events)
+    payment = payments.payment_create(
+        order=order,
+        method=payment_method,
+        token=payment_token,
+        amount=order.grand_total,
+        new_order=new,
+        begin_authorization=not needs_approval,
+    )
+    if needs_approval:
         notify("approval_requested", order_id=order.pk)
         notify("order_received", order_id=order.pk)
-        return
-    _transition(order, "await_payment", acting_user=acting_user, extra={"backordered": len(plan.backordered_items)})
+    return payment
 
 
 def order_submit(*, order: Order, payment_method: str, payment_token: str = "", acting_user=None) -> Order:
@@ -301,12 +349,8 @@ def order_submit(*, order: Order, payment_method: str, payment_token: str = "", 
             raise InvalidTransition(f"Order {order.number} was already submitted.")
         items = _items(order)
         apply_totals(order=order, items=items)
-        order.save()
-        OrderItem.objects.bulk_update(items, ["product_total", "tax", "shipping_charge", "shipping_tax"])
-        _submit_reserve(order=order, items=items, acting_user=acting_user)
-        payment = payments.payment_create(
-            order=order, method=payment_method, token=payment_token, amount=order.grand_total
-        )
+        payment = _submit(order=order, items=items, payment_method=payment_method, payment_token=payment_token,
+                          acting_user=acting_user)  # fmt: skip
     if order.status == S.AWAITING_APPROVAL:
         return order
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -314,7 +358,7 @@ def order_submit(*, order: Order, payment_method: str, payment_token: str = "", 
 
 def _authorize_and_apply(*, order: Order, payment, acting_user=None, actor_name: str = "") -> Order:
     """Ask the gateway (no lock held), then move the order on by the answer; a decline raises."""
-    decision = payments.payment_authorize(payment=payment)
+    decision = payments.payment_send_authorization(payment=payment)
     order = order_apply_payment_decision(
         order_id=order.pk, decision=decision, acting_user=acting_user, actor_name=actor_name
     )
@@ -353,7 +397,6 @@ def order_apply_payment_decision(
             _transition(order, PAYMENT_TARGETS[decision], acting_user=acting_user, actor_name=actor_name,
                         reason=reason or f"Payment {decision.lower()}")  # fmt: skip
         if order.status != from_status:
-            allocation.allocations_set_expiry(items=_items(order), expires_at=None)
             _notify_status(order, from_status)
     if decision == Decision.NO:
         _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from django.core.cache import cache
+
 from commerce.currency import convert
 from commerce.errors import NoExchangeRate
 from commerce.models import Store
@@ -96,8 +98,32 @@ class Policy:
         return (D.REVIEW if reasons else D.YES), reasons
 
 
+POLICY_CACHE_SECONDS = 60
+
+
+def _policy_cache_key(store_id: int, method: str) -> str:
+    return f"payments:accept-policy:{store_id}:{method}"
+
+
+def policy_cache_clear(*, store_id: int, method: str) -> None:
+    """Forget a cached policy (on every save or delete of an AcceptPolicy or a Store)."""
+    cache.delete(_policy_cache_key(store_id, method))
+
+
 def policy_for(*, store: Store, method: str) -> Policy:
-    """Return the store's policy for a method: its AcceptPolicy row, else the method's defaults."""
+    """Return the store's policy for a method: its AcceptPolicy row, else the method's defaults.
+
+    Cached for a minute (every checkout asks twice); saving a policy or its store clears it.
+    """
+    key = _policy_cache_key(store.pk, method)
+    policy = cache.get(key)
+    if policy is None:
+        policy = _load_policy(store=store, method=method)
+        cache.set(key, policy, POLICY_CACHE_SECONDS)
+    return policy
+
+
+def _load_policy(*, store: Store, method: str) -> Policy:
     method_class = get_method(method)
     row = AcceptPolicy.objects.filter(store=store, method=method).first()
     # The store-wide threshold is about card risk: it applies to gateway methods only.

@@ -69,8 +69,22 @@ CALLS = {
 # Creating and authorizing.
 
 
-def payment_create(*, order, method: str, token: str = "", amount: Decimal | None = None) -> Payment:
-    """Make the order's current payment by ``method`` for ``amount`` (default: the order's grand total)."""
+def payment_create(
+    *,
+    order,
+    method: str,
+    token: str = "",
+    amount: Decimal | None = None,
+    new_order: bool = False,
+    begin_authorization: bool = False,
+) -> Payment:
+    """Make the order's current payment by ``method`` for ``amount`` (default: the order's grand total).
+
+    ``new_order``: the order was made in the caller's transaction, so it has no payment to replace.
+    ``begin_authorization``: mark the payment pending with its authorize key as it is created (the
+    lock-and-mark step of an authorization, done in the caller's transaction); then call
+    ``payment_send_authorization`` once that transaction has committed.
+    """
     token = (token or "").strip()
     try:
         method_class = get_method(method)
@@ -85,6 +99,23 @@ def payment_create(*, order, method: str, token: str = "", amount: Decimal | Non
     if errors:
         field, problems = next(iter(errors.items()))
         raise ValidationFailed(f"payment.{field}: {problems[0]}", details={"payment": errors})
+
+    if new_order:
+        payment = Payment(
+            order=order,
+            method=method,
+            gateway=method_class.gateway_name(),
+            token=token if method_class.requires_token else "",
+            amount=value,
+            currency=order.currency,
+            is_current=True,
+        )
+        if begin_authorization:
+            payment.begin_authorization(idempotency_key=payment.next_key(K.AUTHORIZE))
+        with transaction.atomic(savepoint=False):
+            payment.save(force_insert=True)
+            _event(payment, f"Payment {payment.pk} created: {_fmt(value, payment)} by {method}.")
+        return payment
 
     with transaction.atomic():
         for previous in Payment.objects.select_for_update().filter(order=order, is_current=True).order_by("pk"):
@@ -113,8 +144,23 @@ def payment_create(*, order, method: str, token: str = "", amount: Decimal | Non
             raise InvalidTransition(
                 "Another payment was made for this order at the same time.", details={"order": order.pk}
             ) from exc
+        if begin_authorization:
+            payment.begin_authorization(idempotency_key=payment.next_key(K.AUTHORIZE))
+            payment.save()
         _event(payment, f"Payment {payment.pk} created: {_fmt(value, payment)} by {method}.")
     return payment
+
+
+def payment_send_authorization(*, payment: Payment) -> PaymentDecision:
+    """Send the authorization of a payment created with ``begin_authorization`` and apply the answer.
+
+    If this never runs (a crash after the commit), the payment stays pending with its key and
+    ``payment_sync`` sends it: the gateway answers a repeated key with its first answer.
+    """
+    ensure_no_transaction("payment_send_authorization")
+    if payment.status != S.PENDING or not payment.authorize_key:
+        return payment_authorize(payment=payment)
+    return _authorization_call(payment, kind=K.AUTHORIZE, key=payment.authorize_key)
 
 
 def payment_authorize(*, payment: Payment) -> PaymentDecision:
@@ -423,7 +469,7 @@ def _cancel_one(pk: int, *, reason: str) -> None:
 def _authorization_call(payment: Payment, *, kind: str, key: str) -> PaymentDecision:
     result, latency_ms = _send(payment, kind, key)
     decision = _record_authorization(payment.pk, kind=kind, key=key, result=result, latency_ms=latency_ms)
-    if decision in (D.YES, D.REVIEW):
+    if decision in (D.YES, D.REVIEW) and payment.replaces_id is not None:
         _retire_replaced(payment.pk)
     return decision
 
@@ -465,7 +511,7 @@ def _new_authorize_key(pk: int, failed_key: str) -> Payment:
 
 def _record_authorization(pk: int, *, kind: str, key: str, result: GatewayResult, latency_ms: int) -> PaymentDecision:
     with transaction.atomic(durable=True):
-        payment = _lock(pk)
+        payment = Payment.objects.select_for_update(of=("self",)).select_related("currency", "order__store").get(pk=pk)
         if payment.status != S.PENDING or payment.authorize_key != key:
             # Another sync got here first; this answer is only logged.
             _log(payment, kind=kind, key=key, amount=payment.amount, result=result, latency_ms=latency_ms)

@@ -81,7 +81,10 @@ def test_not_backorderable_shortage_leaves_nothing_allocated(centers):
     StockFactory(product=plenty, fulfillment_center=east, on_hand=10)
     StockFactory(product=scarce, fulfillment_center=east, on_hand=1)
     order = OrderFactory()
-    items = [OrderItemFactory(order=order, product=plenty, quantity=2), OrderItemFactory(order=order, product=scarce, quantity=2)]  # fmt: skip
+    items = [
+        OrderItemFactory(order=order, product=plenty, quantity=2),
+        OrderItemFactory(order=order, product=scarce, quantity=2),
+    ]
 
     with pytest.raises(InsufficientInventory), transaction.atomic():
         allocation.allocate_items(items=items)
@@ -100,8 +103,9 @@ def test_backorderable_rest_goes_to_earliest_receipts_with_the_date(centers):
     first = ExpectedReceiptLineFactory(
         product=product, quantity_ordered=2, receipt=ExpectedReceiptFactory(fulfillment_center=east, expected_at=soon)
     )
-    second = ExpectedReceiptLineFactory(product=product, quantity_ordered=10,
-                                        receipt=ExpectedReceiptFactory(fulfillment_center=east, expected_at=later))  # fmt: skip
+    second = ExpectedReceiptLineFactory(
+        product=product, quantity_ordered=10, receipt=ExpectedReceiptFactory(fulfillment_center=east, expected_at=later)
+    )
     item = OrderItemFactory(product=product, quantity=6)
 
     plan = allocation.allocate_items(items=[item])
@@ -119,7 +123,9 @@ def test_backorderable_without_enough_receipts_is_backordered_without_date(cente
     east, _ = centers
     product = ProductFactory(backorderable=True)
     StockFactory(product=product, fulfillment_center=east, on_hand=1)
-    line = ExpectedReceiptLineFactory(product=product, quantity_ordered=2, receipt=ExpectedReceiptFactory(fulfillment_center=east))  # fmt: skip
+    line = ExpectedReceiptLineFactory(
+        product=product, quantity_ordered=2, receipt=ExpectedReceiptFactory(fulfillment_center=east)
+    )
     item = OrderItemFactory(product=product, quantity=5)
 
     allocation.allocate_items(items=[item])
@@ -135,7 +141,9 @@ def test_deallocate_gives_stock_and_promises_back(centers):
     east, _ = centers
     product = ProductFactory(backorderable=True)
     StockFactory(product=product, fulfillment_center=east, on_hand=3)
-    line = ExpectedReceiptLineFactory(product=product, quantity_ordered=5, receipt=ExpectedReceiptFactory(fulfillment_center=east))  # fmt: skip
+    line = ExpectedReceiptLineFactory(
+        product=product, quantity_ordered=5, receipt=ExpectedReceiptFactory(fulfillment_center=east)
+    )
     item = OrderItemFactory(product=product, quantity=6)
     allocation.allocate_items(items=[item])
 
