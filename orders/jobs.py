@@ -46,8 +46,9 @@ def select_expired_allocations() -> QuerySet:
 
 
 def select_pending_payments() -> QuerySet:
-    """Orders waiting for the gateway's asynchronous answer (M)."""
-    return _ids(Order.objects.filter(status=S.PAYMENT_PENDING).order_by("pk"))
+    """Orders waiting for the gateway: an authorization (M), or a capture, void or refund left in flight."""
+    in_flight = Order.objects.filter(payments__pending_operation__gt="").values("pk")
+    return _ids(Order.objects.filter(Q(status=S.PAYMENT_PENDING) | Q(pk__in=in_flight)).order_by("pk"))
 
 
 def select_backorders() -> QuerySet:

@@ -627,8 +627,14 @@ def order_sync_payment(*, order_id: int, actor_name: str = "sync_pending_payment
     """Ask the gateway about a pending payment and move the order by its answer."""
     outcome = _job_outcome()
     order = _load(order_id)
-    if order is None or order.status != S.PAYMENT_PENDING:
+    if order is None:
         return outcome.SKIPPED
+    if order.status != S.PAYMENT_PENDING:
+        # A capture, void or refund that timed out: finish it with the same idempotency key.
+        in_flight = list(order.payments.exclude(pending_operation=""))
+        for payment in in_flight:
+            payments.payment_sync(payment=payment)
+        return outcome.SUCCEEDED if in_flight else outcome.SKIPPED
     payment = payment_current(order=order)
     if payment is None:
         return outcome.SKIPPED
