@@ -1,9 +1,9 @@
 from django.contrib import admin
-from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
+from commerce.admin_base import ReadOnlyAdmin, admin_link
 from commerce.models import (
     REPEATED_FAILURE_THRESHOLD,
     Currency,
@@ -53,16 +53,6 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["sku", "name"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the jobs only: staff look, nobody edits."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "name", "status", "started_at", "took", "processed", "succeeded", "failed",
@@ -73,9 +63,6 @@ class JobRunAdmin(ReadOnlyAdmin):
     readonly_fields = ["name", "status", "dry_run", "scope", "worker", "started_at", "finished_at", "took",
                        "processed", "succeeded", "failed", "skipped", "error_list"]  # fmt: skip
     exclude = ["errors"]
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="took")
     def took(self, run: JobRun) -> str:
@@ -100,6 +87,8 @@ class JobRunAdmin(ReadOnlyAdmin):
 class JobItemFailureAdmin(ReadOnlyAdmin):
     """Orders a job keeps failing on; delete a row to dismiss it once the order is dealt with."""
 
+    deletable = True
+
     list_display = ["job_name", "order_link", "failures", "repeated", "short_error", "first_failed_at",
                     "last_failed_at", "last_run"]  # fmt: skip
     list_filter = ["job_name", ("last_failed_at", admin.DateFieldListFilter)]
@@ -111,11 +100,7 @@ class JobItemFailureAdmin(ReadOnlyAdmin):
 
     @admin.display(description="order", ordering="order__number")
     def order_link(self, failure: JobItemFailure) -> str:
-        try:
-            url = reverse("admin:orders_order_change", args=[failure.order_id])
-        except NoReverseMatch:
-            return failure.order.number
-        return format_html('<a href="{}">{}</a>', url, failure.order.number)
+        return admin_link(failure.order, failure.order.number)
 
     @admin.display(description=f"≥ {REPEATED_FAILURE_THRESHOLD} failures", boolean=True)
     def repeated(self, failure: JobItemFailure) -> bool:

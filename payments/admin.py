@@ -1,24 +1,16 @@
 from django.contrib import admin
+from django.db.models import Prefetch
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
+from commerce.admin_base import ReadOnlyAdmin, ReadOnlyInline, admin_link, money
 from payments.models import AcceptPolicy, Payment, PaymentTransaction, SimulatedAuthorization
 
-
-class ReadOnlyAdminMixin:
-    """Money records change through the services only: the admin shows them."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+# Money records change through the services only: the admin shows them.
 
 
-class PaymentTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
+class PaymentTransactionInline(ReadOnlyInline):
     model = PaymentTransaction
-    extra = 0
     fields = [
         "created_at", "kind", "outcome", "amount", "currency", "reference", "idempotency_key",
         "applied", "replayed", "latency_ms", "error", "note",
@@ -28,7 +20,7 @@ class PaymentTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdmin):
     list_display = [
         "pk", "order", "method", "status", "amount", "currency", "approved_amount", "captured_amount",
         "refunded_amount", "expires_at", "is_current", "created_at",
@@ -49,10 +41,70 @@ class AcceptPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(SimulatedAuthorization)
-class SimulatedAuthorizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SimulatedAuthorizationAdmin(ReadOnlyAdmin):
     """The simulated gateway's side of the story, for demos."""
 
     list_display = ["reference", "token", "state", "amount", "currency", "captured_amount", "refunded_amount"]
     list_filter = ["state", "token"]
     search_fields = ["reference"]
     readonly_fields = [field.name for field in SimulatedAuthorization._meta.fields]
+
+
+class OrderPaymentInline(ReadOnlyInline):
+    """An order's payments and each one's gateway calls, for the order page."""
+
+    model = Payment
+    fk_name = "order"
+    fields = ["link", "method", "status", "amount_display", "approved", "captured", "refunded", "expires_at",
+              "is_current", "gateway_calls"]  # fmt: skip
+    verbose_name_plural = "payments and gateway transactions"
+
+    def get_queryset(self, request):
+        calls = PaymentTransaction.objects.order_by("created_at", "pk")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("currency")
+            .prefetch_related(Prefetch("transactions", queryset=calls))
+            .order_by("created_at", "pk")
+        )
+
+    @admin.display(description="payment")
+    def link(self, payment: Payment) -> str:
+        return admin_link(payment, f"Payment {payment.pk}")
+
+    @admin.display(description="amount")
+    def amount_display(self, payment: Payment) -> str:
+        return money(payment.amount, payment.currency)
+
+    @admin.display(description="approved")
+    def approved(self, payment: Payment) -> str:
+        return money(payment.approved_amount, payment.currency)
+
+    @admin.display(description="captured")
+    def captured(self, payment: Payment) -> str:
+        return money(payment.captured_amount, payment.currency)
+
+    @admin.display(description="refunded")
+    def refunded(self, payment: Payment) -> str:
+        return money(payment.refunded_amount, payment.currency)
+
+    @admin.display(description="gateway transactions")
+    def gateway_calls(self, payment: Payment) -> str:
+        calls = payment.transactions.all()
+        if not calls:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} {} <strong>{}</strong> {} {}",
+            (
+                (
+                    f"{call.created_at:%Y-%m-%d %H:%M}",
+                    call.get_kind_display(),
+                    call.get_outcome_display(),
+                    money(call.amount, payment.currency) if call.amount is not None else "",
+                    call.error or call.reference,
+                )
+                for call in calls
+            ),
+        )

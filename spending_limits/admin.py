@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from commerce.admin_base import ReadOnlyAdmin, ReadOnlyInline, admin_link, money
 from spending_limits.models import (
     PurchaseOrder,
     PurchaseOrderPurchase,
@@ -13,22 +14,10 @@ from spending_limits.selectors import holder_remaining
 LEDGER_FIELDS = ["order", "order_item", "amount", "currency", "order_amount", "order_currency", "exchange_rate"]
 
 
-class ReadOnlyMixin:
-    """Ledgers are append-only: the services write them, nobody edits or deletes a row."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+# Ledgers are append-only: the services write them, nobody edits or deletes a row.
 
 
-class LedgerInline(ReadOnlyMixin, admin.TabularInline):
-    extra = 0
-    can_delete = False
+class LedgerInline(ReadOnlyInline):
     show_change_link = True
 
     def get_queryset(self, request):
@@ -103,7 +92,7 @@ class PurchaseOrderAdmin(LimitHolderAdmin):
     inlines = [PurchaseOrderPurchaseInline, PurchaseOrderRefundInline]
 
 
-class LedgerAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class LedgerAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     list_filter = ["currency"]
     list_per_page = 100
@@ -143,3 +132,67 @@ class PurchaseOrderPurchaseAdmin(LedgerAdmin):
 class PurchaseOrderRefundAdmin(LedgerAdmin):
     holder_field = "purchase_order"
     list_columns = ["order", "order_item", "amount", "currency", "order_amount", "reason", "created_at"]
+
+
+# The order page's view of the ledgers: what the order was charged and credited, per agreement or PO.
+
+
+class OrderLedgerInline(ReadOnlyInline):
+    fk_name = "order"
+    holder_field = ""
+    fields = ["holder", "order_item", "charged", "order_amount_display", "exchange_rate", "created_at"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(self.holder_field, "order_item", "currency", "order_currency")
+            .order_by("created_at", "pk")
+        )
+
+    @admin.display(description="agreement or PO")
+    def holder(self, row) -> str:
+        holder = getattr(row, self.holder_field)
+        return admin_link(holder, holder.number)
+
+    @admin.display(description="amount")
+    def charged(self, row) -> str:
+        return money(row.amount, row.currency)
+
+    @admin.display(description="in order currency")
+    def order_amount_display(self, row) -> str:
+        return money(row.order_amount, row.order_currency)
+
+
+class OrderTradingAgreementPurchaseInline(OrderLedgerInline):
+    model = TradingAgreementPurchase
+    holder_field = "trading_agreement"
+    verbose_name_plural = "trading agreement charges"
+
+
+class OrderTradingAgreementRefundInline(OrderLedgerInline):
+    model = TradingAgreementRefund
+    holder_field = "trading_agreement"
+    fields = [*OrderLedgerInline.fields, "reason"]
+    verbose_name_plural = "trading agreement credits"
+
+
+class OrderPurchaseOrderPurchaseInline(OrderLedgerInline):
+    model = PurchaseOrderPurchase
+    holder_field = "purchase_order"
+    verbose_name_plural = "purchase order charges"
+
+
+class OrderPurchaseOrderRefundInline(OrderLedgerInline):
+    model = PurchaseOrderRefund
+    holder_field = "purchase_order"
+    fields = [*OrderLedgerInline.fields, "reason"]
+    verbose_name_plural = "purchase order credits"
+
+
+ORDER_LEDGER_INLINES = [
+    OrderTradingAgreementPurchaseInline,
+    OrderTradingAgreementRefundInline,
+    OrderPurchaseOrderPurchaseInline,
+    OrderPurchaseOrderRefundInline,
+]

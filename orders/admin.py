@@ -1,0 +1,556 @@
+"""Admin of orders: the list and the order page, transition buttons and bulk actions, the queues, the dashboard.
+
+Every button and bulk action calls a service of ``orders.services``; the admin only checks the user's
+permission (again on the server, whatever the page showed), collects a reason where the service wants
+one, and reports the service's answer. The order itself is read-only here except for its notes.
+"""
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django_fsm import can_proceed
+
+from commerce.admin_base import ReadOnlyInline, message_outcomes, money, run_per_object
+from commerce.errors import ApplicationError
+from commerce.jobs import JobOutcome
+from fulfillment.admin import OrderReleaseInline
+from fulfillment.models import Allocation
+from orders import services
+from orders.exceptions import EXCEPTION_TITLES, exception_counts, exceptions_queue
+from orders.models import Order, OrderEvent, OrderItem, OrderStatus
+from orders.selectors import status_counts
+from payments.admin import OrderPaymentInline
+from spending_limits.admin import ORDER_LEDGER_INLINES
+
+S = OrderStatus
+
+# Fields of an order a person may edit; everything else changes through the services.
+EDITABLE_FIELDS = ("shipping_note", "invoice_note")
+
+REASON_NONE = "none"
+REASON_OPTIONAL = "optional"
+REASON_REQUIRED = "required"
+
+
+# The transitions staff trigger by hand: who may, when, and which service does it.
+
+
+class OrderNotReleased(ApplicationError):
+    code = "not_released"
+    status_code = 409
+
+
+def _release_now(*, order: Order, acting_user, reason: str = "") -> None:
+    """Run the release job's step for one order now, as the user."""
+    outcome = services.order_release(order_id=order.pk, actor_name=acting_user.get_username())
+    if outcome == JobOutcome.SKIPPED:
+        raise OrderNotReleased(
+            f"Order {order.number} was not released: no item is allocated from stock yet, or the payment check "
+            f"is still waiting for the gateway."
+        )
+
+
+def _releasable(order: Order) -> bool:
+    return order.status == S.AUTHORIZED or (order.status == S.BACKORDERED and order.store.partial_release)
+
+
+@dataclass(frozen=True)
+class OrderAction:
+    name: str
+    label: str
+    verb: str
+    permission: str  # a codename of the orders app
+    is_available: Callable[[Order], bool]
+    perform: Callable[..., object]  # (*, order, acting_user, reason)
+    reason: str = REASON_NONE
+    danger: bool = False
+    explanation: str = ""
+
+    @property
+    def perm(self) -> str:
+        return f"orders.{self.permission}"
+
+
+ORDER_ACTIONS: dict[str, OrderAction] = {
+    action.name: action
+    for action in [
+        OrderAction(
+            "approve", "Approve order", "Approved", "approve_order",
+            lambda order: order.status == S.AWAITING_APPROVAL, services.order_approve, REASON_OPTIONAL,
+            explanation="Stock that expired meanwhile is allocated again, then the payment is authorized.",
+        ),
+        OrderAction(
+            "reject", "Reject order", "Rejected", "approve_order",
+            lambda order: can_proceed(order.reject), services.order_reject, REASON_REQUIRED, danger=True,
+            explanation="The stock and the spending-limit charges are given back; the buyer is told why.",
+        ),
+        OrderAction(
+            "approve_payment", "Approve payment", "Approved the payment of", "review_payment",
+            lambda order: order.status == S.PAYMENT_REVIEW, services.order_approve_payment, REASON_OPTIONAL,
+            explanation="The payment held for review is accepted; the order goes on to authorized or backordered.",
+        ),
+        OrderAction(
+            "decline_payment", "Decline payment", "Declined the payment of", "review_payment",
+            lambda order: order.status == S.PAYMENT_REVIEW, services.order_decline_payment, REASON_REQUIRED,
+            danger=True, explanation="The order is cancelled, its stock and limits given back, the buyer told.",
+        ),
+        OrderAction(
+            "release", "Release now", "Released", "release_order", _releasable, _release_now,
+            explanation="The payment is checked and the allocated items are released to their fulfillment centers.",
+        ),
+        OrderAction(
+            "cancel", "Cancel order", "Cancelled", "cancel_order",
+            lambda order: can_proceed(order.cancel), services.order_cancel, REASON_REQUIRED, danger=True,
+            explanation="Stock, spending limits and the payment authorization are given back; the buyer is told.",
+        ),
+    ]
+}  # fmt: skip
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Recorded on the order."
+    )
+
+    def __init__(self, *args, action: OrderAction, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].required = action.reason == REASON_REQUIRED
+
+
+# The order page's inlines.
+
+
+class OrderItemInline(ReadOnlyInline):
+    model = OrderItem
+    fields = ["sku", "name", "quantity", "unit_price_display", "status", "inventory_status",
+              "estimated_available_at", "quantity_shipped", "amount", "allocation_list"]  # fmt: skip
+    verbose_name_plural = "items and their allocations"
+
+    def get_queryset(self, request):
+        allocations = Allocation.objects.select_related("fulfillment_center", "receipt_line__receipt").order_by("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("order__currency")
+            .prefetch_related(Prefetch("allocations", queryset=allocations))
+        )
+
+    @admin.display(description="unit price")
+    def unit_price_display(self, item: OrderItem) -> str:
+        return money(item.unit_price, item.order.currency)
+
+    @admin.display(description="purchase amount")
+    def amount(self, item: OrderItem) -> str:
+        return money(item.purchase_amount, item.order.currency)
+
+    @admin.display(description="allocations")
+    def allocation_list(self, item: OrderItem) -> str:
+        allocations = item.allocations.all()
+        if not allocations:
+            return "-"
+        rows = ((a.quantity, a.fulfillment_center.code, _allocation_source(a)) for a in allocations)
+        return format_html_join(mark_safe("<br>"), "{} at {} {}", rows)
+
+
+def _allocation_source(allocation: Allocation) -> str:
+    if allocation.kind == Allocation.Kind.STOCK:
+        source = "from stock"
+    else:
+        receipt = allocation.receipt_line.receipt
+        source = f"promised on {receipt.number}, due {receipt.expected_at:%Y-%m-%d}"
+    if allocation.expires_at:
+        source += f", held until {allocation.expires_at:%Y-%m-%d %H:%M}"
+    return f"({source})"
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    fields = ["created_at", "kind", "from_status", "to_status", "actor_name", "message", "reason"]
+    verbose_name_plural = "history"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("created_at", "pk")
+
+
+# The list.
+
+
+class BuyerFilter(admin.SimpleListFilter):
+    title = "buyer"
+    parameter_name = "buyer"
+
+    def lookups(self, request, model_admin):
+        return [("consumer", "Consumers"), ("business", "B2B organizations")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "consumer":
+            return queryset.filter(organization__isnull=True)
+        if self.value() == "business":
+            return queryset.filter(organization__isnull=False)
+        return queryset
+
+
+def _status_badge(code: str, label: str) -> str:
+    return format_html('<span class="order-status order-status-{}" title="{}">{} · {}</span>', code, label, code, label)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["number", "placed_at", "status_badge", "customer_link", "organization", "store", "total",
+                    "ship_mode"]  # fmt: skip
+    list_filter = ["status", ("placed_at", admin.DateFieldListFilter), "store", BuyerFilter,
+                   ("organization", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    list_select_related = ["store", "customer__user", "organization", "currency"]
+    search_fields = ["number", "customer__number", "customer__user__username", "customer__user__email", "items__sku"]
+    search_help_text = "Order number, customer number, user name or e-mail, or SKU."
+    date_hierarchy = "placed_at"
+    list_per_page = 50
+    actions = ["approve_selected", "reject_selected", "approve_payment_selected", "decline_payment_selected",
+               "release_selected", "cancel_selected"]  # fmt: skip
+    fieldsets = [
+        (None, {"fields": [("number", "status_badge"), ("store", "customer_link", "organization"), "status_reason"]}),
+        (
+            "Dates",
+            {"fields": [("placed_at", "approved_at", "released_at"), ("shipped_at", "deposited_at", "cancelled_at")]},
+        ),
+        ("Totals", {"fields": ["totals"]}),
+        ("Shipping", {"fields": ["ship_mode", "ship_to", ("purchase_order_number", "purchase_order")]}),
+        ("Notes", {"fields": list(EDITABLE_FIELDS)}),
+    ]
+    inlines = [OrderItemInline, OrderPaymentInline, OrderReleaseInline, *ORDER_LEDGER_INLINES, OrderEventInline]
+
+    # Permissions: orders are placed through the API and changed through the services.
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_approve_order_permission(self, request) -> bool:
+        return request.user.has_perm("orders.approve_order")
+
+    def has_review_payment_permission(self, request) -> bool:
+        return request.user.has_perm("orders.review_payment")
+
+    def has_release_order_permission(self, request) -> bool:
+        return request.user.has_perm("orders.release_order")
+
+    def has_cancel_order_permission(self, request) -> bool:
+        return request.user.has_perm("orders.cancel_order")
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = ["status_badge", "customer_link", "totals", "ship_to"]
+        return shown + [field.name for field in Order._meta.fields if field.name not in EDITABLE_FIELDS]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The customer column links to that customer's orders.
+        return lookup == "customer__id__exact" or super().lookup_allowed(lookup, value, request)
+
+    def save_model(self, request, obj, form, change):
+        # Only the notes are editable; saving just them never overwrites what a service changed meanwhile.
+        changed = [name for name in form.changed_data if name in EDITABLE_FIELDS]
+        if changed:
+            obj.save(update_fields=[*changed, "updated_at"])
+
+    # Columns and fields.
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, order: Order) -> str:
+        return _status_badge(order.status, order.get_status_display())
+
+    @admin.display(description="customer", ordering="customer__number")
+    def customer_link(self, order: Order) -> str:
+        url = reverse("admin:orders_order_changelist") + f"?customer__id__exact={order.customer_id}"
+        return format_html(
+            '<a href="{}" title="Orders of this customer">{} ({})</a>',
+            url,
+            order.customer.number,
+            order.customer.user.get_username(),
+        )
+
+    @admin.display(description="grand total", ordering="grand_total")
+    def total(self, order: Order) -> str:
+        return money(order.grand_total, order.currency)
+
+    @admin.display(description="totals")
+    def totals(self, order: Order) -> str:
+        rows = [
+            ("Products", order.product_total),
+            ("Tax", order.tax_total),
+            ("Shipping", order.shipping_total),
+            ("Shipping tax", order.shipping_tax_total),
+            ("Adjustment", -order.adjustment_total),
+        ]
+        body = format_html_join("", "<tr><td>{}</td><td class='money'>{}</td></tr>",
+                                ((label, money(amount, order.currency)) for label, amount in rows))  # fmt: skip
+        grand_total = money(order.grand_total, order.currency)
+        grand = format_html('<tr class="grand"><th>Grand total</th><th class="money">{}</th></tr>', grand_total)
+        return format_html('<table class="order-totals">{}{}</table>', body, grand)
+
+    @admin.display(description="ship to")
+    def ship_to(self, order: Order) -> str:
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in order.ship_to_lines))
+
+    # The list: counts per status on top, the payment review queue as a filtered list.
+
+    def changelist_view(self, request, extra_context=None):
+        counts = status_counts()
+        current = request.GET.get("status__exact", "")
+        changelist_url = reverse("admin:orders_order_changelist")
+        context = {
+            "status_bar": [
+                {
+                    "code": code,
+                    "label": label,
+                    "count": counts[code],
+                    "url": f"{changelist_url}?status__exact={code}",
+                    "active": code == current,
+                }
+                for code, label in S.choices
+            ],
+            "status_total": sum(counts.values()),
+            "changelist_url": changelist_url,
+        }
+        if current == S.PAYMENT_REVIEW:
+            context["title"] = "Payment review queue"
+            context["queue_help"] = (
+                "Payments held for review (policy threshold or an AVS/CVV mismatch). Open an order to approve or "
+                "decline it with a reason, or select several and use the actions."
+            )
+        return super().changelist_view(request, extra_context={**context, **(extra_context or {})})
+
+    # The order page: a header with the status and totals, and the buttons of the allowed transitions.
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("store", "customer__user", "organization", "currency")
+
+    def available_actions(self, request, order: Order) -> list[dict]:
+        return [
+            {"action": action, "url": reverse("admin:orders_order_action", args=[order.pk, action.name])}
+            for action in ORDER_ACTIONS.values()
+            if request.user.has_perm(action.perm) and action.is_available(order)
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["order_actions"] = self.available_actions(request, obj)
+            context["order_status_badge"] = _status_badge(obj.status, obj.get_status_display())
+            context["order_grand_total"] = money(obj.grand_total, obj.currency)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def get_urls(self):
+        def view(function):
+            return self.admin_site.admin_view(function)
+
+        return [
+            path("<int:object_id>/action/<str:action_name>/", view(self.action_view), name="orders_order_action"),
+            path("exceptions/", view(self.exceptions_view), name="orders_order_exceptions"),
+            path("payment-review/", view(self.payment_review_view), name="orders_order_payment_review"),
+        ] + super().get_urls()
+
+    def action_view(self, request, object_id: int, action_name: str):
+        """Confirm a transition (asking for a reason where it takes one), then call its service."""
+        action = ORDER_ACTIONS.get(action_name)
+        if action is None:
+            raise Http404(f"No order action {action_name}.")
+        if not request.user.has_perm(action.perm):
+            raise PermissionDenied
+        order = get_object_or_404(self.get_queryset(request), pk=object_id)
+        change_url = reverse("admin:orders_order_change", args=[order.pk])
+        form = ReasonForm(request.POST or None, action=action)
+        if request.method == "POST" and form.is_valid():
+            try:
+                action.perform(order=order, acting_user=request.user, reason=form.cleaned_data["reason"])
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                now = Order.objects.get(pk=order.pk)
+                self.message_user(
+                    request, f"{action.verb} order {order.number}: it is now {now.get_status_display().lower()}."
+                )
+            return HttpResponseRedirect(change_url)
+        if not action.is_available(order):
+            self.message_user(
+                request,
+                f"Order {order.number} is {order.get_status_display().lower()}: “{action.label}” is not possible now.",
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": order,
+            "title": f"{action.label}: {order.number}",
+            "action": action,
+            "form": form,
+            "order_status_badge": _status_badge(order.status, order.get_status_display()),
+            "order_grand_total": money(order.grand_total, order.currency),
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, "admin/orders/order/action_confirm.html", context)
+
+    def payment_review_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:orders_order_changelist") + f"?status__exact={S.PAYMENT_REVIEW}")
+
+    def exceptions_view(self, request):
+        """The supervisor's queue of stuck and failing orders."""
+        if not request.user.has_perm("orders.view_exceptions"):
+            raise PermissionDenied
+        sections = exceptions_queue()
+        for section in sections:
+            for row in section.rows:
+                row.total = money(row.order.grand_total, row.order.currency)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Exceptions queue",
+            "sections": sections,
+        }
+        return TemplateResponse(request, "admin/orders/order/exceptions.html", context)
+
+    # Bulk actions: the same services, one order at a time, with counts of done and failed.
+
+    def _run_bulk(self, request, queryset, name: str):
+        action = ORDER_ACTIONS[name]
+        reason = ""
+        if action.reason != REASON_NONE:
+            form = ReasonForm(request.POST if "apply" in request.POST else None, action=action)
+            if not form.is_valid():
+                context = {
+                    **self.admin_site.each_context(request),
+                    "opts": self.opts,
+                    "title": f"{action.label}: {len(queryset)} order(s)",
+                    "action": action,
+                    "orders": queryset,
+                    "form": form,
+                    "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                }
+                return TemplateResponse(request, "admin/orders/order/bulk_action.html", context)
+            reason = form.cleaned_data["reason"]
+        outcomes = run_per_object(
+            queryset.order_by("pk"),
+            lambda order: action.perform(order=order, acting_user=request.user, reason=reason),
+        )
+        message_outcomes(self, request, outcomes, verb=action.verb, noun="order(s)")
+        return None
+
+    @admin.action(description="Approve the selected orders awaiting approval", permissions=["approve_order"])
+    def approve_selected(self, request, queryset):
+        return self._run_bulk(request, queryset, "approve")
+
+    @admin.action(description="Reject the selected orders awaiting approval", permissions=["approve_order"])
+    def reject_selected(self, request, queryset):
+        return self._run_bulk(request, queryset, "reject")
+
+    @admin.action(description="Approve the payments of the selected orders", permissions=["review_payment"])
+    def approve_payment_selected(self, request, queryset):
+        return self._run_bulk(request, queryset, "approve_payment")
+
+    @admin.action(description="Decline the payments of the selected orders", permissions=["review_payment"])
+    def decline_payment_selected(self, request, queryset):
+        return self._run_bulk(request, queryset, "decline_payment")
+
+    @admin.action(description="Release the selected orders now", permissions=["release_order"])
+    def release_selected(self, request, queryset):
+        return self._run_bulk(request, queryset, "release")
+
+    @admin.action(description="Cancel the selected orders", permissions=["cancel_order"])
+    def cancel_selected(self, request, queryset):
+        return self._run_bulk(request, queryset, "cancel")
+
+
+# The dashboard on the admin index: orders per status, the queues, and the pages staff go to every day.
+
+
+@dataclass(frozen=True)
+class DashboardLink:
+    label: str
+    url_name: str
+    permission: str
+    query: str = ""
+    help: str = ""
+
+
+DASHBOARD_LINKS = [
+    DashboardLink("Payment review queue", "admin:orders_order_changelist", "orders.review_payment",
+                  f"?status__exact={S.PAYMENT_REVIEW}", "Approve or decline payments held for review"),
+    DashboardLink("Awaiting approval", "admin:orders_order_changelist", "orders.approve_order",
+                  f"?status__exact={S.AWAITING_APPROVAL}", "Orders a buyer's approver has not decided on"),
+    DashboardLink("Ready to release", "admin:orders_order_changelist", "orders.release_order",
+                  f"?status__exact={S.AUTHORIZED}", "Authorized orders the release job has not picked up yet"),
+    DashboardLink("Create a pick batch", "admin:fulfillment_pickbatch_add", "fulfillment.add_pickbatch"),
+    DashboardLink("Pick batches", "admin:fulfillment_pickbatch_changelist", "fulfillment.view_pickbatch"),
+    DashboardLink("Stock and ATP", "admin:fulfillment_stock_changelist", "fulfillment.view_stock"),
+    DashboardLink("Receive goods", "admin:fulfillment_stock_receive", "fulfillment.receive_inventory"),
+    DashboardLink("Check inventory", "admin:fulfillment_stock_check", "fulfillment.view_stock"),
+    DashboardLink("Job runs", "admin:commerce_jobrun_changelist", "commerce.view_jobrun"),
+    DashboardLink("Failing job items", "admin:commerce_jobitemfailure_changelist", "commerce.view_jobitemfailure"),
+    DashboardLink("Job schedules", "admin:django_q_schedule_changelist", "django_q.view_schedule"),
+    DashboardLink("Trading agreements (remaining)", "admin:spending_limits_tradingagreement_changelist",
+                  "spending_limits.view_tradingagreement"),
+    DashboardLink("Purchase orders (remaining)", "admin:spending_limits_purchaseorder_changelist",
+                  "spending_limits.view_purchaseorder"),
+]  # fmt: skip
+
+
+def dashboard_context(request) -> dict:
+    """What the index shows this user: status counts, the exceptions count and the links they may follow."""
+    user = request.user
+    context: dict = {"dashboard_links": []}
+    for link in DASHBOARD_LINKS:
+        if not user.has_perm(link.permission):
+            continue
+        try:
+            url = reverse(link.url_name) + link.query
+        except NoReverseMatch:
+            continue
+        context["dashboard_links"].append({"label": link.label, "url": url, "help": link.help})
+    if user.has_perm("orders.view_order"):
+        counts = status_counts()
+        changelist = reverse("admin:orders_order_changelist")
+        context["dashboard_statuses"] = [
+            {"code": code, "label": label, "count": counts[code], "url": f"{changelist}?status__exact={code}"}
+            for code, label in S.choices
+        ]
+    if user.has_perm("orders.view_exceptions"):
+        counts = exception_counts()
+        url = reverse("admin:orders_order_exceptions")
+        context["dashboard_exceptions"] = {
+            "total": sum(counts.values()),
+            "url": url,
+            "kinds": [
+                {"title": EXCEPTION_TITLES[kind], "count": count, "url": f"{url}#{kind}"}
+                for kind, count in counts.items()
+            ],
+        }
+    return context
+
+
+def _with_dashboard(index):
+    @functools.wraps(index)
+    def dashboard_index(request, extra_context=None):
+        return index(request, extra_context={**dashboard_context(request), **(extra_context or {})})
+
+    dashboard_index.has_dashboard = True
+    return dashboard_index
+
+
+# The project uses the default admin site; its index gets the dashboard's numbers through extra_context,
+# which is what AdminSite.index offers for this (templates/admin/index.html shows them).
+if not getattr(admin.site.index, "has_dashboard", False):
+    admin.site.index = _with_dashboard(admin.site.index)
