@@ -7,14 +7,16 @@ batching, packing, shipping), which keep stock and allocations in step.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Prefetch, Sum
 from django.http import FileResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from commerce.admin_base import ReadOnlyAdmin, message_outcomes, run_per_object
 from commerce.errors import ApplicationError
+from commerce.models import Product
 from fulfillment.batches import pick_batch_create
 from fulfillment.documents import DocumentNotReady, document_print
 from fulfillment.models import (
@@ -32,6 +34,7 @@ from fulfillment.models import (
     Stock,
     WeightUnit,
 )
+from fulfillment.services import inventory_check, inventory_receive
 from fulfillment.shipping import package_confirm_shipment, package_create
 
 # Inventory.
@@ -63,22 +66,91 @@ class FulfillmentCenterAdmin(admin.ModelAdmin):
             self.message_user(request, " ".join(nothing), messages.WARNING)
 
 
+class ReceiveForm(forms.Form):
+    fulfillment_center = forms.ModelChoiceField(queryset=FulfillmentCenter.objects.filter(active=True))
+    product = forms.ModelChoiceField(queryset=Product.objects.filter(active=True).order_by("sku"))
+    quantity = forms.IntegerField(min_value=1)
+
+
 @admin.register(Stock)
 class StockAdmin(admin.ModelAdmin):
     list_display = ["product", "fulfillment_center", "bin", "on_hand", "allocated", "available"]
-    list_filter = ["fulfillment_center"]
+    list_filter = ["fulfillment_center", "product__backorderable"]
     list_select_related = ["product", "fulfillment_center"]
     search_fields = ["product__sku", "product__name", "bin"]
     readonly_fields = ["on_hand", "allocated", "updated_at"]
     autocomplete_fields = ["product"]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(atp=F("on_hand") - F("allocated"))
+
     def get_readonly_fields(self, request, obj=None):
         # A new row may start with goods on hand; afterwards receiving and shipping move the counts.
         return ["allocated", "updated_at"] if obj is None else self.readonly_fields
 
-    @admin.display(description="available")
+    @admin.display(description="available (ATP)", ordering="atp")
     def available(self, stock: Stock) -> int:
         return stock.available
+
+    def get_urls(self):
+        return [
+            path("receive/", self.admin_site.admin_view(self.receive_view), name="fulfillment_stock_receive"),
+            path("check/", self.admin_site.admin_view(self.check_view), name="fulfillment_stock_check"),
+        ] + super().get_urls()
+
+    def _page(self, request, template: str, title: str, **context):
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": title, **context}
+        return TemplateResponse(request, template, context)
+
+    def receive_view(self, request):
+        """Receive goods into a center's stock, closing its expected receipt lines of the product first."""
+        if not request.user.has_perm("fulfillment.receive_inventory"):
+            raise PermissionDenied
+        form = ReceiveForm(request.POST or None, initial=request.GET.dict())
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                result = inventory_receive(
+                    fulfillment_center=data["fulfillment_center"], product=data["product"], quantity=data["quantity"]
+                )
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                closed = f" Closed expected lines: {', '.join(result.closed_lines)}." if result.closed_lines else ""
+                promised = (
+                    f" {result.promised_to_backorders} went to backorders waiting for them."
+                    if result.promised_to_backorders
+                    else ""
+                )
+                self.message_user(
+                    request,
+                    f"Received {result.quantity} x {data['product'].sku} at {data['fulfillment_center'].code}: "
+                    f"{result.stock.on_hand} on hand, {result.stock.available} available.{closed}{promised}",
+                )
+                return HttpResponseRedirect(reverse("admin:fulfillment_stock_receive"))
+        return self._page(request, "admin/fulfillment/stock/receive.html", "Receive goods", form=form)
+
+    def check_view(self, request):
+        """Compare allocated stock with the allocation rows; supervisors may repair the drift."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        can_repair = request.user.has_perm("fulfillment.check_inventory")
+        if request.method == "POST":
+            if not can_repair:
+                raise PermissionDenied
+            report = inventory_check(repair=True)
+            if report.repaired:
+                rows = len(report.stock_drift) + len(report.receipt_drift)
+                self.message_user(request, f"Repaired {rows} drifting row(s).")
+            else:
+                self.message_user(request, "Nothing to repair: the inventory is consistent.")
+            return HttpResponseRedirect(reverse("admin:fulfillment_stock_check"))
+        report = inventory_check()
+        drift = len(report.stock_drift) + len(report.receipt_drift)
+        return self._page(
+            request, "admin/fulfillment/stock/check.html", "Check inventory", report=report, drift=drift,
+            can_repair=can_repair,
+        )  # fmt: skip
 
 
 class ExpectedReceiptLineInline(admin.TabularInline):
@@ -97,19 +169,6 @@ class ExpectedReceiptAdmin(admin.ModelAdmin):
     search_fields = ["number", "vendor", "lines__product__sku"]
     date_hierarchy = "expected_at"
     inlines = [ExpectedReceiptLineInline]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by services: shown, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Allocation)
@@ -229,18 +288,12 @@ class PackageAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Confirm shipment of the selected packages", permissions=["ship"])
     def confirm_shipment(self, request, queryset):
-        shipped, failed = 0, []
-        for package in queryset.order_by("pk"):
-            try:
-                package_confirm_shipment(package=package, acting_user=request.user)
-            except ApplicationError as exc:
-                failed.append(f"package {package.pk}: {exc.message}")
-            else:
-                shipped += 1
-        if shipped:
-            self.message_user(request, f"Confirmed the shipment of {shipped} package(s).")
-        if failed:
-            self.message_user(request, f"{len(failed)} failed: {'; '.join(failed)}", messages.ERROR)
+        outcomes = run_per_object(
+            queryset.select_related("release").order_by("pk"),
+            lambda package: package_confirm_shipment(package=package, acting_user=request.user),
+            label=lambda package: f"package {package.pk} ({package.release.number}, {package.tracking_number})",
+        )
+        message_outcomes(self, request, outcomes, verb="Confirmed the shipment of", noun="package(s)")
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.confirm_view)
@@ -345,7 +398,8 @@ class PickBatchAdmin(admin.ModelAdmin):
     readonly_fields = ["number", "fulfillment_center", "store", "status", "expedited", "created_by", "created_at",
                        "printed_at", "done_at"]  # fmt: skip
     inlines = [BatchReleaseInline, DocumentInline]
-    change_form_template = "fulfillment/admin/pickbatch_change_form.html"
+    # The print buttons of fulfillment/admin/pickbatch_change_form.html, plus packing and shipping below.
+    change_form_template = "admin/fulfillment/pickbatch/change_form.html"
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(releases_total=Count("releases"))
@@ -371,7 +425,83 @@ class PickBatchAdmin(admin.ModelAdmin):
         return [
             document_url("pick-ticket.pdf", Document.Kind.PICK_TICKET),
             document_url("packing-slips.pdf", Document.Kind.PACKING_SLIPS),
+            path(
+                "<int:pk>/releases/<int:release_pk>/pack/",
+                self.admin_site.admin_view(self.pack_view),
+                name="fulfillment_pickbatch_pack",
+            ),
+            path(
+                "<int:pk>/confirm-shipment/",
+                self.admin_site.admin_view(self.confirm_view),
+                name="fulfillment_pickbatch_confirm",
+            ),
         ] + super().get_urls()
+
+    # Packing and shipping from the batch page: a pack form per release, a confirm button per package.
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {
+            "packing": self._packing(object_id),
+            "pack_form": PackForm(),
+            "can_pack": request.user.has_perm("fulfillment.add_package"),
+            "can_ship": request.user.has_perm("fulfillment.ship_package"),
+            **(extra_context or {}),
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def _packing(self, batch_id) -> list[Release]:
+        items = ReleaseItem.objects.select_related("order_item").order_by("pk")
+        releases = list(
+            Release.objects.filter(batch_id=batch_id)
+            .select_related("order")
+            .prefetch_related(
+                Prefetch("items", queryset=items), Prefetch("packages", queryset=Package.objects.order_by("pk"))
+            )
+            .order_by("tote", "pk")
+        )
+        for release in releases:
+            release.units_unpacked = sum(item.quantity_unpacked for item in release.items.all())
+            release.packed_waiting = [p for p in release.packages.all() if p.status == Package.Status.PACKED]
+        return releases
+
+    def _back_to_batch(self, pk: int, anchor: str = ""):
+        return HttpResponseRedirect(reverse("admin:fulfillment_pickbatch_change", args=[pk]) + anchor)
+
+    def pack_view(self, request, pk: int, release_pk: int):
+        """Pack everything of one release of the batch not packed yet."""
+        if request.method != "POST" or not request.user.has_perm("fulfillment.add_package"):
+            raise PermissionDenied
+        release = get_object_or_404(Release, pk=release_pk, batch_id=pk)
+        form = PackForm(request.POST)
+        if not form.is_valid():
+            errors = "; ".join(f"{name}: {' '.join(messages_)}" for name, messages_ in form.errors.items())
+            self.message_user(request, f"Pack {release.number}: {errors}", messages.ERROR)
+        else:
+            try:
+                package = package_create(release=release, items=None, acting_user=request.user, **form.cleaned_data)
+            except ApplicationError as exc:
+                self.message_user(request, f"{release.number}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Packed package {package.pk} of {release.number}: {package.carrier} {package.tracking_number}.",
+                )
+        return self._back_to_batch(pk, f"#release-{release.pk}")
+
+    def confirm_view(self, request, pk: int):
+        """Confirm the shipment of one package of the batch (``package`` in the form) or of all its packed ones."""
+        if request.method != "POST" or not request.user.has_perm("fulfillment.ship_package"):
+            raise PermissionDenied
+        packages = Package.objects.filter(release__batch_id=pk, status=Package.Status.PACKED).select_related("release")
+        if request.POST.get("package"):
+            packages = packages.filter(pk=request.POST["package"])
+        outcomes = run_per_object(
+            packages.order_by("pk"),
+            lambda package: package_confirm_shipment(package=package, acting_user=request.user),
+            label=lambda package: f"{package.release.number} ({package.carrier} {package.tracking_number})",
+        )
+        message_outcomes(self, request, outcomes, verb="Confirmed the shipment of", noun="package(s)")
+        return self._back_to_batch(pk, "#packing")
 
     def add_view(self, request, form_url="", extra_context=None):
         """Create a batch through the service: choose the center, it takes the oldest ready releases."""
