@@ -440,8 +440,10 @@ class PickBatchAdmin(admin.ModelAdmin):
     # Packing and shipping from the batch page: a pack form per release, a confirm button per package.
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        packing = self._packing(object_id)
         context = {
-            "packing": self._packing(object_id),
+            "packing": packing,
+            "any_packed": any(release.packed_waiting for release in packing),
             "pack_form": PackForm(),
             "can_pack": request.user.has_perm("fulfillment.add_package"),
             "can_ship": request.user.has_perm("fulfillment.ship_package"),

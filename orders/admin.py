@@ -208,8 +208,7 @@ def _status_badge(code: str, label: str) -> str:
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["number", "placed_at", "status_badge", "customer_link", "organization", "store", "total",
-                    "ship_mode"]  # fmt: skip
+    list_display = ["number", "placed_at", "status_badge", "customer_link", "organization", "total", "store"]
     list_filter = ["status", ("placed_at", admin.DateFieldListFilter), "store", BuyerFilter,
                    ("organization", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     list_select_related = ["store", "customer__user", "organization", "currency"]
@@ -250,6 +249,13 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_cancel_order_permission(self, request) -> bool:
         return request.user.has_perm("orders.cancel_order")
+
+    def get_inline_instances(self, request, obj=None):
+        inlines = super().get_inline_instances(request, obj)
+        if obj is not None and obj.organization_id is None:
+            # Spending limits are B2B only: a consumer's order has no ledger rows to show.
+            inlines = [inline for inline in inlines if type(inline) not in ORDER_LEDGER_INLINES]
+        return inlines
 
     def get_readonly_fields(self, request, obj=None):
         shown = ["status_badge", "customer_link", "totals", "ship_to"]
@@ -370,8 +376,8 @@ class OrderAdmin(admin.ModelAdmin):
             raise PermissionDenied
         order = get_object_or_404(self.get_queryset(request), pk=object_id)
         change_url = reverse("admin:orders_order_change", args=[order.pk])
-        form = ReasonForm(request.POST or None, action=action)
-        if request.method == "POST" and form.is_valid():
+        form = ReasonForm(request.POST if request.method == "POST" else None, action=action)
+        if form.is_valid():
             try:
                 action.perform(order=order, acting_user=request.user, reason=form.cleaned_data["reason"])
             except ApplicationError as exc:
