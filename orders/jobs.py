@@ -12,7 +12,6 @@ from importlib import import_module
 
 from django.apps import apps
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from commerce.jobs import JobOutcome, JobSpec, job_run
@@ -52,12 +51,11 @@ def select_pending_payments() -> QuerySet:
 
 
 def select_backorders() -> QuerySet:
-    """Backordered orders (B), oldest placed first: first come, first served when stock arrives."""
-    return _ids(
-        Order.objects.filter(status=S.BACKORDERED)
-        .annotate(queued_at=Coalesce("placed_at", "created_at"))
-        .order_by("queued_at", "pk")
-    )
+    """Backordered orders (B), oldest placed first: first come, first served when stock arrives.
+
+    Every submitted order has ``placed_at`` (the submit transitions set it), so it is a safe paging key.
+    """
+    return _ids(Order.objects.filter(status=S.BACKORDERED, placed_at__isnull=False).order_by("placed_at", "pk"))
 
 
 def select_ready_to_release() -> QuerySet:

@@ -603,24 +603,27 @@ def order_release(*, order_id: int, actor_name: str = "release_to_fulfillment"):
         return outcome.SKIPPED
     with transaction.atomic():
         order = _locked(order_id, skip_locked=True)
-        if order is None or order.status not in (S.AUTHORIZED, S.BACKORDERED):
+        if order is None:
             return outcome.SKIPPED
         ready = [
             item
             for item in _items(order)
             if item.status in (S.AUTHORIZED, S.BACKORDERED) and item.inventory_status == InventoryStatus.ALLOCATED
         ]
-        if not ready:
-            return outcome.SKIPPED
-        releases = releases_create(order=order, items=ready, actor_name=actor_name)
-        numbers = [release.number for release in releases]
-        if can_proceed(order.release):
-            _transition(order, "release", actor_name=actor_name, extra={"releases": numbers})
-        else:
-            order_event_record(order=order, kind=OrderEvent.Kind.FULFILLMENT, actor_name=actor_name,
-                               message=f"Partly released: {', '.join(numbers)}",
-                               extra={"releases": numbers})  # fmt: skip
-    return outcome.SUCCEEDED
+        if order.status in (S.AUTHORIZED, S.BACKORDERED) and ready:
+            releases = releases_create(order=order, items=ready, actor_name=actor_name)
+            numbers = [release.number for release in releases]
+            if can_proceed(order.release):
+                _transition(order, "release", actor_name=actor_name, extra={"releases": numbers})
+            else:
+                order_event_record(order=order, kind=OrderEvent.Kind.FULFILLMENT, actor_name=actor_name,
+                                   message=f"Partly released: {', '.join(numbers)}",
+                                   extra={"releases": numbers})  # fmt: skip
+            return outcome.SUCCEEDED
+    if order.status == S.CANCELLED:
+        # Cancelled while its payment was being checked: an authorization made meanwhile must not hold money.
+        _cancel_payment(order, actor_name=actor_name)
+    return outcome.SKIPPED
 
 
 def order_sync_payment(*, order_id: int, actor_name: str = "sync_pending_payments"):

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from commerce.currency import convert
-from commerce.money import ZERO, quantize_money
+from commerce.money import ZERO, minor_units, quantize_money
 from orders.models import Order, OrderItem
 
 
@@ -28,14 +28,25 @@ class TaxCalculator(Protocol):
 
 
 def spread(amount: Decimal, weights: Sequence[Decimal], currency) -> list[Decimal]:
-    """Split an amount over weights, rounded per share, the last share taking the remainder."""
+    """Split a non-negative amount over weights in whole minor units that add up to it exactly.
+
+    Largest remainder: each share is rounded down, and the units left go to the shares that lost
+    the most by it (the earlier share on a tie), so no share is negative or off by more than a unit.
+    """
     if not weights:
         return []
     total = sum(weights, ZERO)
     if total == 0:
         weights, total = [Decimal(1)] * len(weights), Decimal(len(weights))
-    shares = [quantize_money(amount * weight / total, currency) for weight in weights[:-1]]
-    return [*shares, amount - sum(shares, ZERO)]
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    units = int(quantize_money(amount, currency) / unit)
+    exact = [Decimal(units) * weight / total for weight in weights]
+    floors = [int(share) for share in exact]
+    left = units - sum(floors)
+    by_loss = sorted(range(len(exact)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for index in by_loss[:left]:
+        floors[index] += 1
+    return [Decimal(share) * unit for share in floors]
 
 
 class StoreShippingCalculator:

@@ -217,11 +217,6 @@ def test_backorder_waits_for_goods_and_is_filled_once_they_arrive(shop):
     assert_consistent()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="select_backorders sorts by an annotation its values_list('pk') masks; the engine's keyset "
-    "values_list cannot select it (FieldError), so every process_backorders run aborts",
-)
 @pytest.mark.django_db
 def test_the_process_backorders_job_fills_a_backorder_after_goods_arrive(shop):
     order = backorder(shop)

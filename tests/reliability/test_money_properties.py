@@ -5,8 +5,7 @@ Derandomized: the same examples on every run, so a failure here is a failure eve
 
 from decimal import Decimal
 
-import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commerce.models import Currency, Store
@@ -116,14 +115,6 @@ def test_grand_total_is_the_sum_of_its_rounded_parts(data, currency, tax_rate, s
         assert order.shipping_tax_total == 0
 
 
-NEGATIVE_SHIPPING = pytest.mark.xfail(
-    strict=True,
-    reason="spread gives the last item the remainder after rounding the others half-up: when they round up, "
-    "the last item (a free one, say) gets a negative shipping charge",
-)
-
-
-@NEGATIVE_SHIPPING
 def test_a_free_last_item_is_charged_no_negative_shipping():
     lines = [(Decimal("1"), 28), (Decimal("4"), 1), (Decimal("0"), 1)]  # 500 JPY over 28, 4 and 0 JPY
 
@@ -134,8 +125,7 @@ def test_a_free_last_item_is_charged_no_negative_shipping():
     assert min(shares) >= 0, shares
 
 
-@NEGATIVE_SHIPPING
-@settings(derandomized, phases=[Phase.generate])  # the failure is known: no time spent shrinking it
+@settings(derandomized)
 @given(data=st.data(), currency=currencies)
 def test_no_item_is_charged_negative_shipping(data, currency):
     lines = data.draw(priced_items(currency))

@@ -82,11 +82,6 @@ def pause_at_first_payment_read(paused: threading.Event, resume: threading.Event
     return hook
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="order_release checks the payment of an order it read before the cancel: it reauthorizes the "
-    "voided payment of the now cancelled order and leaves that new authorization holding the buyer's money",
-)
 def test_cancel_between_the_release_jobs_read_and_its_payment_check_leaves_no_authorization(shop):
     """Invariant: a cancelled order holds no authorization, whenever the release job looked at it.
 
