@@ -1,0 +1,47 @@
+"""Placing an order costs a fixed number of statements, whatever the number of items."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from commerce.models import Customer, Product
+from orders import services
+
+pytestmark = pytest.mark.django_db
+
+SKUS = ["DEMO-TSHIRT", "DEMO-HOODIE", "DEMO-CAP", "DEMO-STICKERS", "DEMO-BACKPACK", "DEMO-POSTER"]
+ADDRESS = services.AddressInput(name="A", line1="1 Main St", city="Springfield", postal_code="62701", country="US")
+
+
+def placement(count: int) -> services.PlacementInput:
+    products = Product.objects.filter(sku__in=SKUS[:count]).order_by("sku")
+    return services.PlacementInput(
+        customer=Customer.objects.get(user__username="alice"),
+        items=[services.ItemInput(product=product, quantity=1) for product in products],
+        payment_method="card",
+        payment_token="tok_approve",
+        shipping_address=ADDRESS,
+    )
+
+
+def statements(count: int) -> int:
+    data = placement(count)
+    with CaptureQueriesContext(connection) as captured:
+        order, _ = services.order_place(data=data)
+    assert order.status == "C"
+    return len(captured.captured_queries)
+
+
+def test_a_three_item_order_takes_at_most_thirty_statements(demo, django_assert_max_num_queries):
+    data = placement(3)
+
+    with django_assert_max_num_queries(30):
+        services.order_place(data=data)
+
+
+def test_statements_do_not_grow_with_the_number_of_items(demo):
+    first = statements(1)  # fills the accept-policy cache: one statement more, once
+    one, three, six = statements(1), statements(3), statements(6)
+
+    assert first == one + 1
+    assert one == three == six
