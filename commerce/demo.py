@@ -197,3 +197,47 @@ LOGINS = [
     ("bob", "ACME buyer (API)"),
     ("carol", "ACME approver (API)"),
 ]
+
+
+# sku quantities, payment method, token, trading agreement: a lively admin on first start. Only products
+# outside the demo-data contract, so the contract's stock figures stay as DESIGN section 13 says.
+DEMO_ORDERS = [
+    ("alice", [("DEMO-HOODIE", 1), ("DEMO-CAP", 2)], "card", "tok_approve", ""),
+    ("dave", [("DEMO-BACKPACK", 1)], "card", "tok_review", ""),
+    ("alice", [("DEMO-STICKERS", 3)], "card", "tok_pending", ""),
+    ("dave", [("DEMO-CAP", 1)], "cod", "", ""),
+    ("bob", [("DEMO-HOODIE", 60), ("DEMO-BACKPACK", 30)], "card", "tok_approve", "ACME-TA-1"),
+]
+
+
+def seed_demo_orders() -> list[str]:
+    """Place a few orders through the real services, once (nothing when any order exists)."""
+    from orders import services
+    from orders.models import Order
+
+    if Order.objects.exists():
+        return []
+    placed = []
+    for username, lines, method, token, agreement_number in DEMO_ORDERS:
+        customer = Customer.objects.select_related("user", "organization").get(user__username=username)
+        agreement = TradingAgreement.objects.get(number=agreement_number) if agreement_number else None
+        data = services.PlacementInput(
+            customer=customer,
+            items=[
+                services.ItemInput(product=Product.objects.get(sku=sku), quantity=quantity, trading_agreement=agreement)
+                for sku, quantity in lines
+            ],
+            payment_method=method,
+            payment_token=token,
+            shipping_address=services.AddressInput(
+                name=customer.user.get_full_name() or username.title(),
+                line1="12 Elm Street",
+                city="Springfield",
+                region="IL",
+                postal_code="62701",
+                country="US",
+            ),
+        )
+        order, _ = services.order_place(data=data, acting_user=customer.user)
+        placed.append(f"{order.number} ({username}, {order.get_status_display()})")
+    return placed

@@ -63,3 +63,16 @@ def test_seed_demo_twice_changes_nothing():
     assert "nothing changed" in output
     assert (Product.objects.count(), Stock.objects.count(), get_user_model().objects.count()) == counts
     assert stock_of("DEMO-MUG")["EAST"] == 7
+
+
+def test_demo_orders_are_placed_once_and_leave_the_contract_stock_alone():
+    from orders.models import Order
+
+    out = StringIO()
+    call_command("seed_demo", "--with-orders", stdout=out)
+    call_command("seed_demo", "--with-orders", stdout=StringIO())
+
+    assert sorted(Order.objects.values_list("status", flat=True)) == ["A", "C", "C", "M", "W"]
+    assert out.getvalue().count("Placed demo order") == 5
+    for sku in ("DEMO-TSHIRT", "DEMO-MUG", "DEMO-POSTER", "DEMO-LAPTOP"):
+        assert not Stock.objects.filter(product__sku=sku, allocated__gt=0).exists()
