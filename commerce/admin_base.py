@@ -43,6 +43,14 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
 
     extra = 0
     can_delete = False
+    # Rows that are parts of their parent (a release's items) are seen by whoever may see the parent:
+    # name the parent's view permission here instead of granting one per part.
+    view_permission = ""
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        if self.view_permission:
+            return request.user.has_perm(self.view_permission)
+        return super().has_view_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         listed = list(self.fields or [])

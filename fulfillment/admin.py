@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from commerce.admin_base import ReadOnlyAdmin, message_outcomes, run_per_object
+from commerce.admin_base import ReadOnlyAdmin, ReadOnlyInline, message_outcomes, run_per_object
 from commerce.errors import ApplicationError
 from commerce.models import Product
 from fulfillment.batches import pick_batch_create
@@ -186,26 +186,15 @@ class AllocationAdmin(ReadOnlyAdmin):
 # Releases and packing.
 
 
-class ReleaseItemInline(admin.TabularInline):
+class ReleaseItemInline(ReadOnlyInline):
     model = ReleaseItem
+    view_permission = "fulfillment.view_release"
     fields = ["order_item", "quantity", "quantity_packed", "quantity_shipped"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class PackageInline(admin.TabularInline):
+class PackageInline(ReadOnlyInline):
     model = Package
     fields = ["link", "carrier", "tracking_number", "weight", "weight_unit", "status", "shipped_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="package")
     def link(self, package: Package) -> str:
@@ -262,15 +251,10 @@ class ReleaseAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "fulfillment/admin/release_pack.html", context)
 
 
-class PackageItemInline(admin.TabularInline):
+class PackageItemInline(ReadOnlyInline):
     model = PackageItem
+    view_permission = "fulfillment.view_package"
     fields = ["order_item", "quantity"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Package)
@@ -306,25 +290,16 @@ class PackageAdmin(ReadOnlyAdmin):
         return HttpResponseRedirect(reverse("admin:fulfillment_package_change", args=[pk]))
 
 
-class OrderReleaseInline(admin.TabularInline):
+class OrderReleaseInline(ReadOnlyInline):
     """An order's releases and their packages, for the order admin page."""
 
     model = Release
     fk_name = "order"
     fields = ["link", "fulfillment_center", "ship_mode", "status", "batch", "tote", "shipments"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "releases and shipments"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("fulfillment_center", "batch").prefetch_related("packages")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="release")
     def link(self, release: Release) -> str:
@@ -342,20 +317,14 @@ class OrderReleaseInline(admin.TabularInline):
 # Pick batches and their documents.
 
 
-class BatchReleaseInline(admin.TabularInline):
+class BatchReleaseInline(ReadOnlyInline):
     model = Release
     fk_name = "batch"
     fields = ["tote", "link", "order", "ship_mode", "status", "units"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     ordering = ["tote"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("order").annotate(units_total=Sum("items__quantity"))
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="release")
     def link(self, release: Release) -> str:
@@ -368,15 +337,9 @@ class BatchReleaseInline(admin.TabularInline):
         return release.units_total or 0
 
 
-class DocumentInline(admin.TabularInline):
+class DocumentInline(ReadOnlyInline):
     model = Document
     fields = ["kind", "status", "paper_size", "pages", "rendered_at", "error", "prints_count"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="prints")
     def prints_count(self, document: Document) -> int:

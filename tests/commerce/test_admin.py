@@ -26,11 +26,11 @@ from commerce.errors import InvalidTransition
 from commerce.models import JobItemFailure, JobRun
 from commerce.roles import ORDER_CLERK, PAYMENT_APPROVER, SUPERVISOR, WAREHOUSE
 from fulfillment.batches import pick_batch_create
-from fulfillment.models import Package
+from fulfillment.models import Package, Stock
 from fulfillment.shipping import package_create
 from orders.models import Order
 from tests.factories.commerce import CurrencyFactory, ProductFactory, StaffUserFactory
-from tests.factories.fulfillment import FulfillmentCenterFactory, released_order
+from tests.factories.fulfillment import ExpectedReceiptLineFactory, FulfillmentCenterFactory, released_order
 from tests.factories.orders import OrderFactory, OrderItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -187,10 +187,7 @@ def test_role_table(staff_in_role, role, permission, granted):
     assert staff_in_role(role).has_perm(permission) is granted
 
 
-def test_a_payment_approver_cannot_ship_or_pack_in_the_admin(staff_in_role):
-    east = FulfillmentCenterFactory(code="EAST")
-    released_order(lines=[(ProductFactory(), {east: 1})])
-    batch = pick_batch_create(fulfillment_center=east)
+def test_a_payment_approver_cannot_ship_or_pack_in_the_admin(staff_in_role, batch):
     package = package_create(release=batch.releases.get(), carrier="UPS", tracking_number="1Z")
     approver = logged_in(staff_in_role(PAYMENT_APPROVER))
 
@@ -199,3 +196,94 @@ def test_a_payment_approver_cannot_ship_or_pack_in_the_admin(staff_in_role):
     assert approver.post(f"/admin/fulfillment/pickbatch/{batch.pk}/releases/{package.release_id}/pack/",
                          {"carrier": "UPS", "tracking_number": "2"}).status_code == 403  # fmt: skip
     assert Package.objects.get().status == "packed"
+
+
+# The warehouse pages added to the fulfillment admin: receiving, the inventory check, packing from the batch.
+
+
+@pytest.fixture
+def east():
+    return FulfillmentCenterFactory(code="EAST")
+
+
+@pytest.fixture
+def batch(east):
+    released_order(lines=[(ProductFactory(sku="SKU-PACK"), {east: 2})])
+    return pick_batch_create(fulfillment_center=east)
+
+
+def test_receiving_goods_raises_stock_and_closes_the_expected_line(staff_in_role, east):
+    line = ExpectedReceiptLineFactory(receipt__fulfillment_center=east, quantity_ordered=5)
+    warehouse = logged_in(staff_in_role(WAREHOUSE))
+
+    form = warehouse.get("/admin/fulfillment/stock/receive/")
+    response = warehouse.post(
+        "/admin/fulfillment/stock/receive/",
+        {"fulfillment_center": east.pk, "product": line.product.pk, "quantity": 7},
+        follow=True,
+    )
+
+    assert form.status_code == 200
+    stock = Stock.objects.get(fulfillment_center=east, product=line.product)
+    assert (stock.on_hand, stock.allocated) == (7, 0)
+    line.refresh_from_db()
+    assert line.quantity_received == 5
+    assert f"Received 7 x {line.product.sku} at EAST: 7 on hand, 7 available." in response.content.decode()
+    assert f"Closed expected lines: {line.receipt.number}/{line.product.sku}." in response.content.decode()
+
+
+def test_receiving_needs_the_permission_and_a_positive_quantity(staff_in_role, east):
+    product = ProductFactory()
+    data = {"fulfillment_center": east.pk, "product": product.pk, "quantity": 3}
+
+    refused = logged_in(staff_in_role(PAYMENT_APPROVER)).post("/admin/fulfillment/stock/receive/", data)
+    invalid = logged_in(staff_in_role(WAREHOUSE)).post("/admin/fulfillment/stock/receive/", {**data, "quantity": 0})
+
+    assert refused.status_code == 403
+    assert invalid.status_code == 200 and "greater than or equal to 1" in invalid.content.decode()
+    assert not Stock.objects.filter(product=product).exists()
+
+
+def test_inventory_check_shows_drift_and_only_a_supervisor_repairs_it(staff_in_role, batch):
+    stock = Stock.objects.get(product__sku="SKU-PACK")
+    Stock.objects.filter(pk=stock.pk).update(allocated=5)
+    warehouse = logged_in(staff_in_role(WAREHOUSE))
+    supervisor = logged_in(staff_in_role(SUPERVISOR))
+
+    page = warehouse.get("/admin/fulfillment/stock/check/").content.decode()
+    assert "1 row drift." in page and 'id="repair-inventory"' not in page
+    assert warehouse.post("/admin/fulfillment/stock/check/").status_code == 403
+    assert 'id="repair-inventory"' in supervisor.get("/admin/fulfillment/stock/check/").content.decode()
+
+    repaired = supervisor.post("/admin/fulfillment/stock/check/", follow=True).content.decode()
+
+    assert "Repaired 1 drifting row(s)." in repaired and "Inventory is consistent" in repaired
+    stock.refresh_from_db()
+    assert stock.allocated == 2
+
+
+def test_pack_and_confirm_from_the_batch_page(staff_in_role, batch):
+    release = batch.releases.get()
+    warehouse = logged_in(staff_in_role(WAREHOUSE))
+    pack_url = f"/admin/fulfillment/pickbatch/{batch.pk}/releases/{release.pk}/pack/"
+
+    page = warehouse.get(f"/admin/fulfillment/pickbatch/{batch.pk}/change/").content.decode()
+    missing = warehouse.post(pack_url, {"carrier": "UPS", "weight_unit": "kg"}, follow=True).content.decode()
+    packed = warehouse.post(pack_url, {"carrier": "UPS", "tracking_number": "1Z9", "weight_unit": "kg"}, follow=True)
+    shipped = warehouse.post(f"/admin/fulfillment/pickbatch/{batch.pk}/confirm-shipment/", follow=True)
+
+    assert f'action="{pack_url}"' in page and "Pack 2 units" in page
+    assert "tracking_number: This field is required." in missing
+    assert f"Packed package {Package.objects.get().pk} of {release.number}: UPS 1Z9." in packed.content.decode()
+    assert f"Confirmed the shipment of 1 package(s): {release.number} (UPS 1Z9)." in shipped.content.decode()
+    assert Package.objects.get().status == "shipped"
+    assert Order.objects.get(pk=release.order_id).status == "S"
+
+
+def test_the_warehouse_sees_the_items_of_releases_and_packages(staff_in_role, batch):
+    release = batch.releases.get()
+    package = package_create(release=release, carrier="UPS", tracking_number="1Z")
+    warehouse = logged_in(staff_in_role(WAREHOUSE))
+
+    for url in [f"/admin/fulfillment/release/{release.pk}/change/", f"/admin/fulfillment/package/{package.pk}/change/"]:
+        assert "SKU-PACK" in warehouse.get(url).content.decode(), url
