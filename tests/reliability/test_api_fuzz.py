@@ -1,0 +1,144 @@
+"""Bad input: every operation of the OpenAPI schema, fed generated requests, by a customer and by staff.
+
+Whatever comes in, the answer is never a 5xx, and every error is the contract body
+``{"error": {"code", "message", "details"}}``. Each generated request is sent as generated (unknown ids
+mostly) and again aimed at real objects (the customer's order, a pick batch, a release, a package), so
+generated bodies also meet objects they can change.
+"""
+
+import re
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.cache import cache
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django.test import Client
+from hypothesis import HealthCheck, Phase, assume, settings
+from schemathesis.config import SchemathesisConfig
+
+from commerce.jobs import job_run
+from fulfillment.batches import pick_batch_create
+from fulfillment.shipping import package_create
+from orders.jobs import RELEASE_TO_FULFILLMENT
+from tests.conftest import client_for
+from tests.factories.commerce import CustomerFactory, UserFactory
+from tests.reliability.conftest import place
+
+# Generated requests per operation, on top of the coverage phase's cases (wrong methods, missing and
+# mistyped fields, boundary values) that the schema defines.
+EXAMPLES_PER_OPERATION = 10
+CONFIG = SchemathesisConfig.from_dict({"seed": 20261122, "phases": {"coverage": {"enabled": True}}})
+
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application(), config=CONFIG)
+
+
+@pytest.fixture(autouse=True)
+def keep_the_tests_connection():
+    """Keep the WSGI handler from closing the connection that holds the test's transaction.
+
+    Django's own test client does the same around its requests.
+    """
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_world(shop):
+    """A customer with orders in several states, a superuser, and a batch with a packed release."""
+    cache.clear()  # the login throttle counts generated logins; start and end with a clean slate
+    customer = CustomerFactory()
+    tshirt, mug, _ = shop.products
+    released = place([(tshirt, 1), (mug, 2)], customer=customer)
+    job_run(spec=RELEASE_TO_FULFILLMENT)
+    order = place([(tshirt, 2)], customer=customer)
+    batch = pick_batch_create(fulfillment_center=shop.east)
+    release = batch.releases.get(order=released)
+    package = package_create(release=release, carrier="UPS", tracking_number="1Z999")
+    staff = UserFactory(username="root", is_staff=True, is_superuser=True)
+    tokens = {
+        "customer": client_for(customer.user)._credentials["HTTP_AUTHORIZATION"],
+        "staff": client_for(staff)._credentials["HTTP_AUTHORIZATION"],
+    }
+    real = {
+        "number": order.number,
+        "sku": tshirt.sku,
+        "pick-batches": batch.pk,
+        "releases": release.pk,
+        "packages": package.pk,
+    }
+    yield tokens, real
+    cache.clear()
+
+
+def aimed_at_real_objects(case, real: dict) -> dict:
+    """The case's path parameters replaced by the ids of existing objects of the right kind."""
+    parameters = dict(case.path_parameters or {})
+    for name in parameters:
+        if name == "id":
+            kind = re.search(r"/backoffice/([a-z-]+)/\{id\}", case.path).group(1)
+            parameters[name] = real[kind]
+        else:
+            parameters[name] = real[name]
+    return parameters
+
+
+def assert_answer_keeps_the_contract(response, what: str) -> None:
+    assert response.status_code < 500, f"{what}: {response.status_code} {response.text[:500]}"
+    if response.status_code >= 400:
+        body = response.json()
+        assert set(body) == {"error"}, f"{what}: {body}"
+        assert set(body["error"]) == {"code", "message", "details"}, f"{what}: {body}"
+        assert isinstance(body["error"]["code"], str) and body["error"]["code"], f"{what}: {body}"
+        assert isinstance(body["error"]["message"], str) and body["error"]["message"], f"{what}: {body}"
+        assert isinstance(body["error"]["details"], (dict, list)), f"{what}: {body}"
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_input_gets_a_server_error_or_an_error_outside_the_contract(case, fuzz_world):
+    tokens, real = fuzz_world
+    generated = dict(case.path_parameters or {})
+    # A NUL byte in a path parameter is a known 500 (the strict xfail below): not reported again here.
+    assume(not any(nul in str(value) for value in generated.values() for nul in ("\x00", "%00")))
+    targets = [generated, aimed_at_real_objects(case, real)] if generated else [generated]
+    for who, token in tokens.items():
+        for parameters in targets:
+            case.path_parameters = parameters
+            response = case.call(headers={"Authorization": token})
+            assert_answer_keeps_the_contract(response, f"{who} {case.method} {case.formatted_path}")
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(
+    strict=True,
+    reason="path parameters (<str:number>, <str:sku>) accept a NUL byte, which PostgreSQL refuses in a text "
+    "query parameter: DataError, a 500 instead of 404",
+)
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("customer", "/api/v1/orders/A%00B/"),
+        ("customer", "/api/v1/products/A%00B/availability/"),
+        ("staff", "/api/v1/backoffice/orders/A%00B/"),
+    ],
+)
+def test_a_nul_byte_in_a_path_parameter_is_not_found(fuzz_world, who, path):
+    tokens, _ = fuzz_world
+
+    response = Client(raise_request_exception=False).get(path, HTTP_AUTHORIZATION=tokens[who])
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
