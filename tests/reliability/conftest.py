@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.db.models import F, Sum
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from commerce.errors import ApplicationError
 from commerce.jobs import job_run
@@ -56,6 +57,12 @@ def shop(db) -> Shop:
         StockFactory(product=product, fulfillment_center=east, on_hand=500)
         StockFactory(product=product, fulfillment_center=west, on_hand=500)
     return Shop(store=store, east=east, west=west, products=products)
+
+
+def token_header(user) -> str:
+    """The Authorization header of the user's API token."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return f"Token {token.key}"
 
 
 def placement(customer: Customer, lines: Sequence[tuple[Product, int]], *, token: str = "tok_approve", key: str = ""):

@@ -11,7 +11,6 @@ import re
 import pytest
 import schemathesis
 from django.core import signals
-from django.core.cache import cache
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.test import Client
@@ -22,9 +21,8 @@ from commerce.jobs import job_run
 from fulfillment.batches import pick_batch_create
 from fulfillment.shipping import package_create
 from orders.jobs import RELEASE_TO_FULFILLMENT
-from tests.conftest import client_for
 from tests.factories.commerce import CustomerFactory, UserFactory
-from tests.reliability.conftest import place
+from tests.reliability.conftest import place, token_header
 
 # Generated requests per operation, on top of the coverage phase's cases (wrong methods, missing and
 # mistyped fields, boundary values) that the schema defines.
@@ -51,7 +49,6 @@ def keep_the_tests_connection():
 @pytest.fixture
 def fuzz_world(shop):
     """A customer with orders in several states, a superuser, and a batch with a packed release."""
-    cache.clear()  # the login throttle counts generated logins; start and end with a clean slate
     customer = CustomerFactory()
     tshirt, mug, _ = shop.products
     released = place([(tshirt, 1), (mug, 2)], customer=customer)
@@ -62,8 +59,8 @@ def fuzz_world(shop):
     package = package_create(release=release, carrier="UPS", tracking_number="1Z999")
     staff = UserFactory(username="root", is_staff=True, is_superuser=True)
     tokens = {
-        "customer": client_for(customer.user)._credentials["HTTP_AUTHORIZATION"],
-        "staff": client_for(staff)._credentials["HTTP_AUTHORIZATION"],
+        "customer": token_header(customer.user),
+        "staff": token_header(staff),
     }
     real = {
         "number": order.number,
@@ -72,8 +69,7 @@ def fuzz_world(shop):
         "releases": release.pk,
         "packages": package.pk,
     }
-    yield tokens, real
-    cache.clear()
+    return tokens, real
 
 
 def aimed_at_real_objects(case, real: dict) -> dict:
