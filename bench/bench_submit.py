@@ -1,0 +1,169 @@
+"""Benchmark: order placement at the service level (``order_place``), in one process and in two.
+
+    DATABASE_URL=postgres://USER@HOST:5432/NAME .venv/bin/python bench/bench_submit.py
+
+Each order has 3 random items of 200 products (1 to 3 units each), pays by card (``tok_approve``) through
+the simulated gateway, allocates stock at two centers and queues its e-mail (the ORM broker; tasks are not
+run). The database holds 20,000 past orders of 2,000 customers. One process places the orders one after
+another; then two processes (``multiprocessing``, each with its own connection) place them at once.
+Reported: the median of the runs, SQL statements per order, and peak memory.
+"""
+
+import argparse
+import multiprocessing
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    Row,
+    analyze,
+    bench_database,
+    build_catalogue,
+    counting_statements,
+    median,
+    peak_rss_mib,
+    preload_history,
+    prepare,
+    report,
+    verdict,
+)
+
+ORDERS_PER_RUN = 300
+RUNS = 3
+WARM_UP = 20
+TARGET_ONE = 150
+TARGET_STATEMENTS = 30
+
+
+def placement(rng: random.Random, catalogue):
+    from orders import services
+
+    return services.PlacementInput(
+        customer=rng.choice(catalogue.customers),
+        items=[
+            services.ItemInput(product=product, quantity=rng.randint(1, 3))
+            for product in rng.sample(catalogue.products, 3)
+        ],
+        payment_method="card",
+        payment_token="tok_approve",
+        shipping_address=services.AddressInput(
+            name="Bench Buyer", line1="12 Elm Street", city="Springfield", postal_code="62701", country="US"
+        ),
+    )
+
+
+def place_orders(catalogue, count: int, seed: int) -> dict:
+    """Place ``count`` orders; return the time span, the statements and the statuses."""
+    from orders import services
+
+    rng = random.Random(seed)
+    inputs = [placement(rng, catalogue) for _ in range(count)]
+    statuses: dict[str, int] = {}
+    with counting_statements() as counter:
+        started = time.perf_counter()
+        for data in inputs:
+            order, _ = services.order_place(data=data)
+            statuses[order.status] = statuses.get(order.status, 0) + 1
+        finished = time.perf_counter()
+    return {
+        "started": started,
+        "finished": finished,
+        "orders": count,
+        "statements": counter.total,
+        "gateway_statements": counter.gateway,
+        "statuses": statuses,
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def _worker(catalogue, count: int, seed: int, start, results) -> None:
+    """Child process: warm up on its own connection, wait for the start, place the orders."""
+    place_orders(catalogue, WARM_UP, seed + 1000)
+    start.wait()
+    results.put(place_orders(catalogue, count, seed))
+
+
+def two_processes(catalogue, count: int, seed: int) -> dict:
+    from django.db import connections
+
+    connections.close_all()  # each child opens its own connection
+    context = multiprocessing.get_context("fork")
+    start, results = context.Barrier(2), context.Queue()
+    children = [context.Process(target=_worker, args=(catalogue, count, seed + n, start, results)) for n in range(2)]
+    for child in children:
+        child.start()
+    outcomes = [results.get(timeout=600) for _ in children]
+    for child in children:
+        child.join()
+    wall = max(o["finished"] for o in outcomes) - min(o["started"] for o in outcomes)
+    return {
+        "orders": sum(o["orders"] for o in outcomes),
+        "seconds": wall,
+        "statements": sum(o["statements"] for o in outcomes),
+        "peak_rss_mib": max(o["peak_rss_mib"] for o in outcomes),
+        "statuses": outcomes[0]["statuses"],
+    }
+
+
+def run(orders: int = ORDERS_PER_RUN, runs: int = RUNS) -> list[Row]:
+    with bench_database("submit"):
+        print("Building 20,000 past orders of 2,000 customers and a 200-product catalogue ...", flush=True)
+        catalogue = preload_history(build_catalogue())
+        analyze()
+        place_orders(catalogue, WARM_UP, seed=1)
+
+        one = []
+        for n in range(runs):
+            result = place_orders(catalogue, orders, seed=100 + n)
+            one.append(result)
+            rate = result["orders"] / (result["finished"] - result["started"])
+            print(f"  one process, run {n + 1}: {rate:.0f} orders/s {result['statuses']}", flush=True)
+        two = []
+        for n in range(runs):
+            result = two_processes(catalogue, orders, seed=200 + 10 * n)
+            two.append(result)
+            print(f"  two processes, run {n + 1}: {result['orders'] / result['seconds']:.0f} orders/s", flush=True)
+
+    rate_one = median(r["orders"] / (r["finished"] - r["started"]) for r in one)
+    rate_two = median(r["orders"] / r["seconds"] for r in two)
+    statements = median(r["statements"] / r["orders"] for r in one)
+    gateway = median(r["gateway_statements"] / r["orders"] for r in one)
+    name = "Order submit (service, 3 items)"
+    return [
+        Row(name, "orders/s, one process", f"{rate_one:.0f}", f">= {TARGET_ONE}", verdict(rate_one >= TARGET_ONE)),
+        Row(
+            name,
+            "orders/s, two processes",
+            f"{rate_two:.0f} ({rate_two / rate_one:.2f}x)",
+            "near-linear (~2x)",
+            verdict(rate_two >= 1.6 * rate_one),
+            "2 cores shared with PostgreSQL",
+        ),
+        Row(
+            name,
+            "SQL statements per order",
+            f"{statements:.1f}",
+            f"<= {TARGET_STATEMENTS}",
+            verdict(statements <= TARGET_STATEMENTS),
+            f"of which {gateway:.1f} are the simulated gateway's own tables",
+        ),
+        Row(name, "peak RSS, one process", f"{max(r['peak_rss_mib'] for r in one):.0f} MiB"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=ORDERS_PER_RUN, help="orders per run (and per process)")
+    parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--json", help="also write the result rows to this file (bench/run)")
+    options = parser.parse_args()
+    prepare()
+    report(run(options.orders, options.runs), options.json)
+
+
+if __name__ == "__main__":
+    main()

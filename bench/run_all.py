@@ -1,0 +1,91 @@
+"""Run every benchmark, one after the other, and print one markdown table of the results.
+
+    DATABASE_URL=postgres://USER@HOST:5432/NAME bench/run [--only NAME ...] [--job-seconds 90]
+
+Each benchmark runs in its own process with its own throw-away database (see bench/common.py); its
+progress goes to the terminal as it runs. The jobs benchmark runs each job fully over 1,000 orders and,
+over 10,000, for about ``--job-seconds`` (so the whole run stays within about a quarter of an hour on
+two cores); run ``bench/bench_jobs.py`` alone for complete 10,000-order runs.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, Row, markdown, server_url, verdict
+
+BENCHMARKS = ("submit", "api", "jobs", "documents")
+DOCUMENT_TARGET_SECONDS = 2.0
+
+
+def run_json_benchmark(script: str, *args: str) -> list[Row]:
+    with tempfile.NamedTemporaryFile(suffix=".json") as output:
+        subprocess.run([sys.executable, str(ROOT / "bench" / script), *args, "--json", output.name], check=True)
+        return [Row(**row) for row in json.loads(Path(output.name).read_text())]
+
+
+def run_documents() -> list[Row]:
+    """Run bench_documents.py and turn its table into rows."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_documents.py")], check=True, capture_output=True, text=True
+    )
+    print(result.stdout, flush=True)
+    lines = result.stdout.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith("render"))
+    baseline, rows = "", []
+    for line in lines[start + 1 :]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if not line.strip():
+            continue
+        if line.startswith("baseline"):
+            baseline = cells[-1]
+            continue
+        label, timing, pages, _size, peak = cells
+        releases, document = label.split(" releases, ")
+        seconds = float(timing.split()[0])
+        name = f"Documents, {releases}-release batch"
+        if int(releases) <= 25:
+            target, ok = f"<= {DOCUMENT_TARGET_SECONDS:g} s", seconds <= DOCUMENT_TARGET_SECONDS
+        else:
+            target, ok = "rendered in the background, bounded memory", None
+        note = f"{pages} pages, peak RSS {peak} MiB (Django alone: {baseline} MiB)"
+        rows.append(Row(name, f"{document} render time", timing, target, verdict(ok), note))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
+    parser.add_argument("--job-seconds", type=float, default=90, help="time per job run over 10,000 orders")
+    options = parser.parse_args()
+    server_url()
+    os.chdir(ROOT)
+    started = time.perf_counter()
+    rows: list[Row] = []
+    for name in options.only:
+        print(f"\n== {name} ==", flush=True)
+        begun = time.perf_counter()
+        if name == "submit":
+            rows += run_json_benchmark("bench_submit.py")
+        elif name == "api":
+            rows += run_json_benchmark("bench_api.py")
+        elif name == "jobs":
+            rows += run_json_benchmark("bench_jobs.py", "--max-seconds", str(options.job_seconds))
+        else:
+            rows += run_documents()
+        print(f"({name} took {time.perf_counter() - begun:.0f} s)", flush=True)
+    print(f"\nAll benchmarks took {(time.perf_counter() - started) / 60:.1f} min.\n")
+    print(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
