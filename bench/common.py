@@ -269,7 +269,17 @@ def counting_statements() -> Iterator[StatementCounter]:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory (Linux reports kilobytes)."""
+    """This process's peak resident memory since it started its program.
+
+    Linux's ``ru_maxrss`` carries the parent's peak over ``fork`` and ``exec``, so a child started by a
+    benchmark that has built thousands of rows would report the parent's memory; ``VmHWM`` belongs to the
+    process's own address space.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

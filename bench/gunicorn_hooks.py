@@ -7,9 +7,10 @@ them with its peak memory to ``$BENCH_STATS_DIR/worker-<pid>.json``. Nothing of 
 import json
 import os
 import re
-import resource
 from collections import defaultdict
 from pathlib import Path
+
+from bench.common import peak_rss_mib
 
 KINDS = [
     ("place order", re.compile(r"^POST /api/v1/orders/$")),
@@ -51,6 +52,6 @@ def worker_exit(server, worker):
     directory = os.environ.get("BENCH_STATS_DIR")
     if not directory:
         return
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = peak_rss_mib()
     stats = {"requests": dict(_requests), "statements": dict(_statements), "peak_rss_mib": peak_mib}
     Path(directory, f"worker-{worker.pid}.json").write_text(json.dumps(stats))

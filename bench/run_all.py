@@ -1,11 +1,11 @@
 """Run every benchmark, one after the other, and print one markdown table of the results.
 
-    DATABASE_URL=postgres://USER@HOST:5432/NAME bench/run [--only NAME ...] [--job-seconds 90]
+    DATABASE_URL=postgres://USER@HOST:5432/NAME bench/run [--only NAME ...] [--job-seconds 120]
 
 Each benchmark runs in its own process with its own throw-away database (see bench/common.py); its
 progress goes to the terminal as it runs. The jobs benchmark runs each job fully over 1,000 orders and,
-over 10,000, for about ``--job-seconds`` (so the whole run stays within about a quarter of an hour on
-two cores); run ``bench/bench_jobs.py`` alone for complete 10,000-order runs.
+over 10,000, for about ``--job-seconds`` (default 120), so that the whole run stays within about a
+quarter of an hour on two cores; run ``bench/bench_jobs.py`` alone for complete 10,000-order runs.
 """
 
 import argparse
@@ -64,7 +64,7 @@ def run_documents() -> list[Row]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
-    parser.add_argument("--job-seconds", type=float, default=90, help="time per job run over 10,000 orders")
+    parser.add_argument("--job-seconds", type=float, default=120, help="time per job run over 10,000 orders")
     options = parser.parse_args()
     server_url()
     os.chdir(ROOT)
