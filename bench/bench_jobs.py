@@ -70,7 +70,6 @@ def bulk_orders(catalogue, store, count: int, status: str, prefix: str) -> list:
     from fulfillment.models import Allocation, ExpectedReceipt, ExpectedReceiptLine, Stock
     from orders.models import InventoryStatus, Order, OrderItem
     from orders.totals import apply_totals
-    from payments.models import Payment, SimulatedAuthorization
 
     rng = random.Random(prefix)
     now = timezone.now()
@@ -78,11 +77,12 @@ def bulk_orders(catalogue, store, count: int, status: str, prefix: str) -> list:
     inventory = {"C": InventoryStatus.ALLOCATED, "B": InventoryStatus.BACKORDERED, "S": InventoryStatus.FULFILLED}
     # Backorders are of backorderable products that ran out; the other orders are of the other products.
     products = [product for product in catalogue.products if product.backorderable == (status == "B")]
-    receipt_lines = {}
+    receipt_lines, expected_at = {}, None
     if status == "B":
         Stock.objects.filter(product__in=products).update(on_hand=F("allocated"))
+        expected_at = timezone.localdate() + timedelta(days=3)
         receipt = ExpectedReceipt.objects.create(
-            number=f"ER-{prefix}", fulfillment_center=east, expected_at=timezone.localdate() + timedelta(days=3)
+            number=f"ER-{prefix}", fulfillment_center=east, expected_at=expected_at
         )
         receipt_lines = {
             line.product_id: line
@@ -117,6 +117,7 @@ def bulk_orders(catalogue, store, count: int, status: str, prefix: str) -> list:
                     unit_price=product.price,
                     status=status,
                     inventory_status=inventory[status],
+                    estimated_available_at=expected_at,
                 )
                 for product in rng.sample(products, 2)
             ]
@@ -141,7 +142,7 @@ def bulk_orders(catalogue, store, count: int, status: str, prefix: str) -> list:
                 )
                 for item in items
             )
-        _authorize(batch, now, Payment, SimulatedAuthorization)
+        _authorize(batch, now)
         orders.extend(batch)
 
     totals = Counter()
@@ -163,8 +164,10 @@ def bulk_orders(catalogue, store, count: int, status: str, prefix: str) -> list:
     return orders
 
 
-def _authorize(orders, now, Payment, SimulatedAuthorization) -> None:
+def _authorize(orders, now) -> None:
     """A current card payment per order, authorized for its grand total, known to the simulated gateway."""
+    from payments.models import Payment, SimulatedAuthorization
+
     expires_at = now + timedelta(days=7)
     SimulatedAuthorization.objects.bulk_create(
         SimulatedAuthorization(
