@@ -13,6 +13,8 @@ class CommerceConfig(AppConfig):
     verbose_name = "Commerce"
 
     def ready(self) -> None:
+        from commerce import converters  # noqa: F401  (registers the ``key`` path converter)
+
         # After every app's permissions are created (post_migrate runs per app, in INSTALLED_APPS order),
         # so permissions a later app or migration adds reach the roles too.
         post_migrate.connect(_sync_roles, dispatch_uid="commerce.sync_roles")

@@ -8,7 +8,7 @@ from commerce.api.products import ProductAvailabilityView, ProductListView
 api_v1 = [
     path("auth/token/", LoginView.as_view(), name="api-token"),
     path("products/", ProductListView.as_view(), name="product-list"),
-    path("products/<str:sku>/availability/", ProductAvailabilityView.as_view(), name="product-availability"),
+    path("products/<key:sku>/availability/", ProductAvailabilityView.as_view(), name="product-availability"),
     path("", include("orders.api.urls")),
     path("", include("payments.api.urls")),
     path("", include("fulfillment.api.urls")),

@@ -5,38 +5,38 @@ from orders.api import views
 
 urlpatterns = [
     path("orders/", views.OrderListCreateView.as_view(), name="order-list"),
-    path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order-detail"),
-    path("orders/<str:number>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
-    path("orders/<str:number>/approve/", views.OrderApproveView.as_view(), name="order-approve"),
-    path("orders/<str:number>/reject/", views.OrderRejectView.as_view(), name="order-reject"),
+    path("orders/<key:number>/", views.OrderDetailView.as_view(), name="order-detail"),
+    path("orders/<key:number>/cancel/", views.OrderCancelView.as_view(), name="order-cancel"),
+    path("orders/<key:number>/approve/", views.OrderApproveView.as_view(), name="order-approve"),
+    path("orders/<key:number>/reject/", views.OrderRejectView.as_view(), name="order-reject"),
     path("approvals/", views.ApprovalListView.as_view(), name="approval-list"),
-    path("backoffice/orders/<str:number>/", views.BackofficeOrderDetailView.as_view(), name="backoffice-order"),
+    path("backoffice/orders/<key:number>/", views.BackofficeOrderDetailView.as_view(), name="backoffice-order"),
     path(
-        "backoffice/orders/<str:number>/approve/",
+        "backoffice/orders/<key:number>/approve/",
         views.backoffice_action(
             "orders.approve_order", services.order_approve, default_reason="Approved by staff"
         ).as_view(),
         name="backoffice-order-approve",
     ),
     path(
-        "backoffice/orders/<str:number>/reject/",
+        "backoffice/orders/<key:number>/reject/",
         views.backoffice_action("orders.approve_order", services.order_reject, reason_required=True).as_view(),
         name="backoffice-order-reject",
     ),
     path(
-        "backoffice/orders/<str:number>/approve-payment/",
+        "backoffice/orders/<key:number>/approve-payment/",
         views.backoffice_action("orders.review_payment", services.order_approve_payment).as_view(),
         name="backoffice-order-approve-payment",
     ),
     path(
-        "backoffice/orders/<str:number>/decline-payment/",
+        "backoffice/orders/<key:number>/decline-payment/",
         views.backoffice_action(
             "orders.review_payment", services.order_decline_payment, reason_required=True
         ).as_view(),
         name="backoffice-order-decline-payment",
     ),
     path(
-        "backoffice/orders/<str:number>/cancel/",
+        "backoffice/orders/<key:number>/cancel/",
         views.backoffice_action(
             "orders.cancel_order", services.order_cancel, default_reason="Cancelled by staff"
         ).as_view(),

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 
 S = OrderStatus
 METHODS = ("get", "post", "put", "patch", "delete")
-SAMPLE_ARGUMENTS = {"str": "NO-SUCH-1", "int": "987654", "slug": "no-such", "path": "no/such"}
+SAMPLE_ARGUMENTS = {"str": "NO-SUCH-1", "key": "NO-SUCH-1", "int": "987654", "slug": "no-such", "path": "no/such"}
 
 
 def routes(patterns=None, prefix: str = ""):
