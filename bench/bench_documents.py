@@ -4,7 +4,7 @@
 
 Builds its own data in a throw-away database next to NAME (``bench_<NAME>``, dropped at the end),
 then renders each document in a fresh subprocess, so the peak resident memory it reports
-(``ru_maxrss``) belongs to that render alone. The 25-release batch renders three times (median
+(the process's own ``VmHWM``) belongs to that render alone. The 25-release batch renders three times (median
 shown), the 500-release batch once. The baseline row is a subprocess that only starts Django.
 """
 
@@ -25,6 +25,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "commerce.settings")
 os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
 
+from bench.common import peak_rss_mib  # noqa: E402  (after the path and settings above)
+
 SIZES = (25, 500)
 PRODUCTS = 60
 
@@ -33,12 +35,6 @@ def _setup_django():
     import django
 
     django.setup()
-
-
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
 def render_once(batch_id: int, kind: str) -> dict:
@@ -54,7 +50,7 @@ def render_once(batch_id: int, kind: str) -> dict:
         pages = RENDERERS[kind](batch=batch, paper_size=batch.store.paper_size, target=target)
         seconds = time.perf_counter() - started
         size = target.stat().st_size
-    return {"seconds": seconds, "pages": pages, "bytes": size, "peak_rss_mb": _peak_rss_mb()}
+    return {"seconds": seconds, "pages": pages, "bytes": size, "peak_rss_mb": peak_rss_mib()}
 
 
 def build_data() -> dict[int, int]:
@@ -169,6 +165,6 @@ if __name__ == "__main__":
         print(json.dumps(render_once(int(options.render[0]), options.render[1])))
     elif options.baseline:
         _setup_django()
-        print(json.dumps({"peak_rss_mb": _peak_rss_mb()}))
+        print(json.dumps({"peak_rss_mb": peak_rss_mib()}))
     else:
         sys.exit(main())

@@ -12,6 +12,14 @@ _VIEW_ORDERS = [
     "commerce.view_customer",
     "commerce.view_product",
 ]
+_VIEW_LEDGERS = [
+    "spending_limits.view_tradingagreement",
+    "spending_limits.view_purchaseorder",
+    "spending_limits.view_tradingagreementpurchase",
+    "spending_limits.view_tradingagreementrefund",
+    "spending_limits.view_purchaseorderpurchase",
+    "spending_limits.view_purchaseorderrefund",
+]
 _VIEW_INVENTORY = [
     "fulfillment.view_stock",
     "fulfillment.view_fulfillmentcenter",
@@ -25,14 +33,16 @@ _VIEW_INVENTORY = [
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     ORDER_CLERK: _VIEW_ORDERS
     + _VIEW_INVENTORY
+    + _VIEW_LEDGERS
     + [
+        "orders.change_order",  # the notes; everything else on an order changes through its services
         "orders.approve_order",
         "orders.cancel_order",
         "orders.release_order",
         "payments.view_payment",
         "payments.view_paymenttransaction",
-        "spending_limits.view_tradingagreement",
-        "spending_limits.view_purchaseorder",
+        "fulfillment.view_release",
+        "fulfillment.view_package",
     ],
     PAYMENT_APPROVER: _VIEW_ORDERS
     + [
@@ -57,10 +67,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "fulfillment.add_package",
         "fulfillment.ship_package",
         "fulfillment.view_document",
+        "fulfillment.view_printrecord",
     ],
     SUPERVISOR: _VIEW_ORDERS
     + _VIEW_INVENTORY
+    + _VIEW_LEDGERS
     + [
+        "orders.change_order",
         "orders.approve_order",
         "orders.cancel_order",
         "orders.release_order",
@@ -75,12 +88,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "fulfillment.view_pickbatch",
         "fulfillment.view_package",
         "fulfillment.view_document",
-        "spending_limits.view_tradingagreement",
-        "spending_limits.view_purchaseorder",
-        "spending_limits.view_tradingagreementpurchase",
-        "spending_limits.view_tradingagreementrefund",
-        "spending_limits.view_purchaseorderpurchase",
-        "spending_limits.view_purchaseorderrefund",
+        "fulfillment.view_printrecord",
         "commerce.view_jobrun",
         "commerce.view_jobitemfailure",
         "django_q.view_schedule",

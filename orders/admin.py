@@ -54,7 +54,7 @@ class OrderNotReleased(ApplicationError):
 
 def _release_now(*, order: Order, acting_user, reason: str = "") -> None:
     """Run the release job's step for one order now, as the user."""
-    outcome = services.order_release(order_id=order.pk, actor_name=acting_user.get_username())
+    outcome = services.order_release(order_id=order.pk, acting_user=acting_user, actor_name="")
     if outcome == JobOutcome.SKIPPED:
         raise OrderNotReleased(
             f"Order {order.number} was not released: no item is allocated from stock yet, or the payment check "

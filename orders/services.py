@@ -568,8 +568,11 @@ def _load(order_id: int) -> Order | None:
     return Order.objects.select_related("store", "currency").filter(pk=order_id).first()
 
 
-def order_release(*, order_id: int, actor_name: str = "release_to_fulfillment"):
-    """Release an authorized order (or the stock-allocated part of a backorder) to fulfillment."""
+def order_release(*, order_id: int, acting_user=None, actor_name: str = "release_to_fulfillment"):
+    """Release an authorized order (or the stock-allocated part of a backorder) to fulfillment.
+
+    The release job's step; staff releasing one order now pass themselves as ``acting_user``.
+    """
     from fulfillment.releases import releases_create
 
     outcome = _job_outcome()
@@ -581,7 +584,13 @@ def order_release(*, order_id: int, actor_name: str = "release_to_fulfillment"):
     try:
         limits.spending_limits_check_for_release(order=order)
     except ApplicationError as exc:
-        order_cancel(order=order, actor_name=actor_name, reason=exc.message, notification="order_cancelled_by_job")
+        order_cancel(
+            order=order,
+            acting_user=acting_user,
+            actor_name=actor_name,
+            reason=exc.message,
+            notification="order_cancelled_by_job",
+        )
         return outcome.SUCCEEDED
     payment = payment_current(order=order)
     decision = (
@@ -590,14 +599,18 @@ def order_release(*, order_id: int, actor_name: str = "release_to_fulfillment"):
     if decision == Decision.WORKING:
         return outcome.SKIPPED
     if decision == Decision.NO:
-        order_cancel(order=order, actor_name=actor_name, reason="The payment could no longer be authorized.",
+        order_cancel(order=order, acting_user=acting_user, actor_name=actor_name,
+                     reason="The payment could no longer be authorized.",
                      notification="order_cancelled_by_job")  # fmt: skip
         return outcome.SUCCEEDED
     if decision == Decision.REVIEW:
         if order.status == S.BACKORDERED:
-            order_apply_payment_decision(order_id=order.pk, decision=decision, actor_name=actor_name)
+            order_apply_payment_decision(
+                order_id=order.pk, decision=decision, acting_user=acting_user, actor_name=actor_name
+            )
         else:
-            order_event_record(order=order, kind=OrderEvent.Kind.PAYMENT, actor_name=actor_name,
+            order_event_record(order=order, kind=OrderEvent.Kind.PAYMENT, acting_user=acting_user,
+                               actor_name=actor_name,
                                message="Reauthorization needs review; release waits for it")  # fmt: skip
             notify("payment_review", order_id=order.pk)
         return outcome.SKIPPED
@@ -611,18 +624,20 @@ def order_release(*, order_id: int, actor_name: str = "release_to_fulfillment"):
             if item.status in (S.AUTHORIZED, S.BACKORDERED) and item.inventory_status == InventoryStatus.ALLOCATED
         ]
         if order.status in (S.AUTHORIZED, S.BACKORDERED) and ready:
-            releases = releases_create(order=order, items=ready, actor_name=actor_name)
+            releases = releases_create(order=order, items=ready, acting_user=acting_user, actor_name=actor_name)
             numbers = [release.number for release in releases]
             if can_proceed(order.release):
-                _transition(order, "release", actor_name=actor_name, extra={"releases": numbers})
+                _transition(
+                    order, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers}
+                )
             else:
-                order_event_record(order=order, kind=OrderEvent.Kind.FULFILLMENT, actor_name=actor_name,
-                                   message=f"Partly released: {', '.join(numbers)}",
+                order_event_record(order=order, kind=OrderEvent.Kind.FULFILLMENT, acting_user=acting_user,
+                                   actor_name=actor_name, message=f"Partly released: {', '.join(numbers)}",
                                    extra={"releases": numbers})  # fmt: skip
             return outcome.SUCCEEDED
     if order.status == S.CANCELLED:
         # Cancelled while its payment was being checked: an authorization made meanwhile must not hold money.
-        _cancel_payment(order, actor_name=actor_name)
+        _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
     return outcome.SKIPPED
 
 

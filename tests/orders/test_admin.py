@@ -150,10 +150,13 @@ def test_order_page_shows_releases_and_spending_limit_charges(as_user):
 
 
 def test_order_is_read_only_for_staff_without_change_permission(authorized):
-    content = staff("clerk").get(order_url(authorized)).content.decode()
+    content = staff("warehouse").get(order_url(authorized)).content.decode()
+    clerks = staff("clerk").get(order_url(authorized)).content.decode()
 
     assert 'name="_save"' not in content
     assert 'name="shipping_note"' not in content
+    # Order clerks keep the notes.
+    assert 'name="shipping_note"' in clerks
 
 
 def test_only_the_notes_can_be_edited_and_the_status_stays(authorized, admin_client):
@@ -247,7 +250,9 @@ def test_release_now_releases_to_fulfillment(authorized):
     assert status_of(authorized) == "R"
     assert Release.objects.filter(order=authorized).count() == 1
     assert texts(response) == [f"Released order {authorized.number}: it is now released."]
-    assert OrderEvent.objects.filter(order=authorized, to_status="R").get().actor_name == "clerk"
+    event = OrderEvent.objects.filter(order=authorized, to_status="R").get()
+    assert (event.actor.username, event.actor_name) == ("clerk", "clerk")
+    assert OrderEvent.objects.filter(order=authorized, kind="fulfillment").get().actor.username == "clerk"
 
 
 def test_an_action_not_possible_in_the_status_is_refused_with_a_message(authorized):
