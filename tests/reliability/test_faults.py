@@ -291,3 +291,31 @@ def test_release_job_killed_mid_run_loses_nothing_and_the_rerun_releases_each_or
     assert ReleaseItem.objects.filter(release__order__in=ids).count() == 300
     assert OrderEvent.objects.filter(order__in=ids, to_status=S.RELEASED).count() == 300
     assert_consistent()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_release_processes_at_once_release_each_order_once_and_their_summaries_add_up(shop):
+    """Invariant: two release_to_fulfillment processes started together release each of 200 orders once.
+
+    Each process selects with skip-locked row locks, so neither waits on nor repeats the other's orders;
+    the succeeded counts of the two summaries add up to the orders, and nothing failed.
+    """
+    ids = [order.pk for order in authorized_orders(shop, 200)]
+
+    processes = [release_command(), release_command()]
+    outputs = [process.communicate(timeout=180) for process in processes]
+
+    summaries = []
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err
+        summaries.append({key: int(value) for key, value in (pair.split("=") for pair in out.split())})
+    # What one process skipped (the other held or had released it) the other released: the counts add up.
+    for summary in summaries:
+        assert summary["processed"] == summary["succeeded"] + summary["skipped"]
+    assert sum(summary["succeeded"] for summary in summaries) == 200
+    assert [summary["failed"] for summary in summaries] == [0, 0]
+    assert set(Order.objects.filter(pk__in=ids).values_list("status", flat=True)) == {S.RELEASED}
+    assert Release.objects.filter(order__in=ids).count() == 200
+    assert OrderEvent.objects.filter(order__in=ids, to_status=S.RELEASED).count() == 200
+    assert_consistent()
