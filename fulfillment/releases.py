@@ -5,12 +5,12 @@ from collections.abc import Iterable
 
 from django.db import transaction
 from django.db.models import Max
-from django_fsm import can_proceed
+from django_fsm import ConcurrentTransition, can_proceed
 
 from commerce.errors import InvalidTransition
 from fulfillment.models import Allocation, FulfillmentCenter, Release, ReleaseItem
 from orders.events import actor_fields, order_events_record_bulk
-from orders.models import InventoryStatus, Order, OrderEvent, OrderItem
+from orders.models import InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
 
 
 def _stock_by_center(items: list[OrderItem]) -> dict[int, dict[int, int]]:
@@ -34,6 +34,23 @@ def _stock_by_center(items: list[OrderItem]) -> dict[int, dict[int, int]]:
                 details={"order_item": item.pk, "allocated_from_stock": from_stock, "quantity": item.quantity},
             )
     return by_item
+
+
+def _release_items(items: list[OrderItem]) -> None:
+    """Move the items to released: their transitions in memory, one UPDATE per status they leave.
+
+    The items are row-locked with their order; the status condition still refuses a stale copy.
+    """
+    by_status: dict[str, list[int]] = defaultdict(list)
+    for item in items:
+        by_status[item.status].append(item.pk)
+        item.release()
+    for status, ids in by_status.items():
+        moved = OrderItem.objects.filter(pk__in=ids, status=status, inventory_status=InventoryStatus.ALLOCATED).update(
+            status=OrderStatus.RELEASED
+        )
+        if moved != len(ids):
+            raise ConcurrentTransition(f"{len(ids) - moved} of the items changed before their release.")
 
 
 def releases_create(
@@ -97,9 +114,7 @@ def releases_create(
             for release in releases
             for item, quantity in by_center[release.fulfillment_center_id]
         )
-        for item in items:
-            item.release()
-            item.save(update_fields=["status"])
+        _release_items(items)
         actor = actor_fields(acting_user, actor_name)
         order_events_record_bulk(
             OrderEvent(

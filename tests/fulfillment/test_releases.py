@@ -130,3 +130,31 @@ def test_database_refuses_a_release_item_without_quantity(east, products):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         ReleaseItem.objects.filter(release=release).update(quantity=0)
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_releasing_costs_the_same_statements_for_one_item_or_three(east, products, count, django_assert_num_queries):
+    order = allocated_order(lines=[(product, {east: 1}) for product in products[:count]])
+    items = items_of(order)
+
+    # savepoint, allocations, centers, last sequence, release, release items, item moves, events, release
+    with django_assert_num_queries(9):
+        releases_create(order=order, items=items)
+
+    assert list(order.items.values_list("status", flat=True)) == ["R"] * count
+
+
+def test_a_stale_copy_of_an_item_is_refused_and_nothing_is_written(east, products):
+    from django_fsm import ConcurrentTransition
+
+    from orders.models import OrderItem
+
+    order = allocated_order(lines=[(products[0], {east: 1}), (products[1], {east: 1})])
+    first, second = items_of(order)
+    OrderItem.objects.filter(pk=second.pk).update(status="X")  # cancelled meanwhile, under another lock
+
+    with pytest.raises(ConcurrentTransition):
+        releases_create(order=order, items=[first, second])
+
+    assert Release.objects.count() == 0
+    assert sorted(order.items.values_list("status", flat=True)) == ["C", "X"]
