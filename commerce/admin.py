@@ -3,7 +3,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from commerce.admin_base import ReadOnlyAdmin, admin_link
+from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, admin_link
 from commerce.models import (
     REPEATED_FAILURE_THRESHOLD,
     Currency,
@@ -19,35 +19,35 @@ from orders.models import Order
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(ModelAdmin):
     list_display = ["code", "name", "currency", "is_default", "partial_release", "batch_size"]
 
 
 @admin.register(Currency)
-class CurrencyAdmin(admin.ModelAdmin):
+class CurrencyAdmin(ModelAdmin):
     list_display = ["code", "name", "minor_units"]
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(admin.ModelAdmin):
+class ExchangeRateAdmin(ModelAdmin):
     list_display = ["from_currency", "to_currency", "rate", "updated_at"]
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(ModelAdmin):
     list_display = ["code", "name", "approval_threshold", "approval_currency"]
     filter_horizontal = ["approvers"]
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ModelAdmin):
     list_display = ["number", "user", "organization"]
     list_select_related = ["user", "organization"]
     search_fields = ["number", "user__username", "user__email"]
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ModelAdmin):
     list_display = ["sku", "name", "price", "currency", "backorderable", "active"]
     list_filter = ["backorderable", "active"]
     search_fields = ["sku", "name"]

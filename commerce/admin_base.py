@@ -10,12 +10,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from commerce.errors import ApplicationError
 from commerce.money import quantize_money
+
+
+class ModelAdmin(admin.ModelAdmin):
+    """Every app's model admin: a bulk action given a selection that names no row is refused with a
+    message (Django would fail with a server error converting it to a key)."""
+
+    def response_action(self, request, queryset):
+        key = self.model._meta.pk
+        try:
+            for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+                key.to_python(value)
+        except ValidationError:
+            self.message_user(request, "The selection names no valid row; nothing was done.", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_action(request, queryset)
 
 
 class ReadOnlyAdminMixin:
@@ -34,7 +52,7 @@ class ReadOnlyAdminMixin:
         return self.deletable and super().has_delete_permission(request, obj)
 
 
-class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyAdminMixin, ModelAdmin):
     """A model admin for rows only services write."""
 
 

@@ -14,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from commerce.admin_base import ReadOnlyAdmin, ReadOnlyInline, message_outcomes, run_per_object
+from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, ReadOnlyInline, message_outcomes, run_per_object
 from commerce.errors import ApplicationError
 from commerce.models import Product
 from fulfillment.batches import pick_batch_create
@@ -41,7 +41,7 @@ from fulfillment.shipping import package_confirm_shipment, package_create
 
 
 @admin.register(FulfillmentCenter)
-class FulfillmentCenterAdmin(admin.ModelAdmin):
+class FulfillmentCenterAdmin(ModelAdmin):
     list_display = ["code", "name", "priority", "active"]
     list_filter = ["active"]
     search_fields = ["code", "name"]
@@ -73,7 +73,7 @@ class ReceiveForm(forms.Form):
 
 
 @admin.register(Stock)
-class StockAdmin(admin.ModelAdmin):
+class StockAdmin(ModelAdmin):
     list_display = ["product", "fulfillment_center", "bin", "on_hand", "allocated", "available"]
     list_filter = ["fulfillment_center", "product__backorderable"]
     list_select_related = ["product", "fulfillment_center"]
@@ -162,7 +162,7 @@ class ExpectedReceiptLineInline(admin.TabularInline):
 
 
 @admin.register(ExpectedReceipt)
-class ExpectedReceiptAdmin(admin.ModelAdmin):
+class ExpectedReceiptAdmin(ModelAdmin):
     list_display = ["number", "fulfillment_center", "vendor", "expected_at", "status"]
     list_filter = ["status", "fulfillment_center"]
     list_select_related = ["fulfillment_center"]
@@ -351,7 +351,7 @@ class PickBatchCreateForm(forms.Form):
 
 
 @admin.register(PickBatch)
-class PickBatchAdmin(admin.ModelAdmin):
+class PickBatchAdmin(ModelAdmin):
     list_display = ["number", "fulfillment_center", "store", "status", "expedited", "release_count", "created_by",
                     "created_at", "printed_at"]  # fmt: skip
     list_filter = ["status", "expedited", "fulfillment_center", "store"]

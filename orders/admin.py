@@ -22,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django_fsm import can_proceed
 
-from commerce.admin_base import ReadOnlyInline, message_outcomes, money, run_per_object
+from commerce.admin_base import ModelAdmin, ReadOnlyInline, message_outcomes, money, run_per_object
 from commerce.errors import ApplicationError
 from commerce.jobs import JobOutcome
 from fulfillment.admin import OrderReleaseInline
@@ -207,7 +207,7 @@ def _status_badge(code: str, label: str) -> str:
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ModelAdmin):
     list_display = ["number", "placed_at", "status_badge", "customer_link", "organization", "total", "store"]
     list_filter = ["status", ("placed_at", admin.DateFieldListFilter), "store", BuyerFilter,
                    ("organization", admin.RelatedOnlyFieldListFilter)]  # fmt: skip

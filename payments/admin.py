@@ -3,7 +3,7 @@ from django.db.models import Prefetch
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from commerce.admin_base import ReadOnlyAdmin, ReadOnlyInline, admin_link, money
+from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, ReadOnlyInline, admin_link, money
 from payments.models import AcceptPolicy, Payment, PaymentTransaction, SimulatedAuthorization
 
 # Money records change through the services only: the admin shows them.
@@ -34,7 +34,7 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AcceptPolicy)
-class AcceptPolicyAdmin(admin.ModelAdmin):
+class AcceptPolicyAdmin(ModelAdmin):
     list_display = ["store", "method", "accepted", "needs_approval", "review_threshold"]
     list_filter = ["method", "accepted", "needs_approval"]
     list_select_related = ["store"]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from commerce.admin_base import ReadOnlyAdmin, ReadOnlyInline, admin_link, money
+from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, ReadOnlyInline, admin_link, money
 from spending_limits.models import (
     PurchaseOrder,
     PurchaseOrderPurchase,
@@ -44,7 +44,7 @@ class PurchaseOrderRefundInline(LedgerInline):
     fields = readonly_fields = ["created_at", *LEDGER_FIELDS, "reason"]
 
 
-class LimitHolderAdmin(admin.ModelAdmin):
+class LimitHolderAdmin(ModelAdmin):
     """Shared by agreements and purchase orders: remaining balance in the list, currency fixed once charged."""
 
     list_select_related = ["organization", "currency"]

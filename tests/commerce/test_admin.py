@@ -287,3 +287,26 @@ def test_the_warehouse_sees_the_items_of_releases_and_packages(staff_in_role, ba
 
     for url in [f"/admin/fulfillment/release/{release.pk}/change/", f"/admin/fulfillment/package/{package.pk}/change/"]:
         assert "SKU-PACK" in warehouse.get(url).content.decode(), url
+
+
+@pytest.mark.parametrize(
+    ("changelist", "action"),
+    [
+        ("/admin/orders/order/", "approve_selected"),
+        ("/admin/fulfillment/package/", "confirm_shipment"),
+        ("/admin/commerce/product/", "delete_selected"),
+    ],
+)
+@pytest.mark.parametrize("selection", [["abc"], ["\x00"], ["1", "1.5"]])
+def test_a_bulk_action_on_a_selection_naming_no_row_is_refused_with_a_message(
+    superuser_client, changelist, action, selection
+):
+    product = ProductFactory()
+
+    response = superuser_client.post(changelist, {"action": action, "_selected_action": selection}, follow=True)
+
+    assert response.status_code == 200
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "The selection names no valid row; nothing was done."
+    ]
+    assert type(product).objects.filter(pk=product.pk).exists()
