@@ -114,6 +114,16 @@ class Store(models.Model):
     default_ship_mode = models.CharField(max_length=16, choices=ShipMode.choices, default=ShipMode.STANDARD)
     paper_size = models.CharField(max_length=8, choices=PaperSize.choices, default=PaperSize.A4)
     packing_slip_note = models.TextField(blank=True)
+    return_window = models.DurationField(
+        default=timedelta(days=30), help_text="How long after shipment a customer may ask to return goods."
+    )
+    return_auto_approve_limit = models.DecimalField(
+        **MONEY, default=Decimal("200.00"),
+        help_text="In the store's currency: a return crediting at most this is approved without staff.",
+    )  # fmt: skip
+    refund_shipping = models.BooleanField(
+        default=False, help_text="A return's credit includes the returned share of shipping and its tax."
+    )
 
     class Meta:
         ordering = ["code"]
@@ -193,6 +203,7 @@ class Product(models.Model):
     weight = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal("0"))
     weight_unit = models.CharField(max_length=4, default="kg")
     active = models.BooleanField(default=True)
+    returnable = models.BooleanField(default=True, help_text="Customers may ask to return it.")
 
     class Meta:
         ordering = ["sku"]

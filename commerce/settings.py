@@ -212,6 +212,7 @@ JOB_SCHEDULE_DEFAULTS = {
     "reauthorize_payments": timedelta(hours=1),
     "balance_payment": timedelta(days=1),
     "payment_cleanup": timedelta(days=1),
+    "return_credit_and_close": timedelta(hours=1),
 }
 
 LOGGING = {

@@ -340,3 +340,7 @@ class OrderEvent(models.Model):
         if self.from_status or self.to_status:
             return f"{self.order_id}: {self.from_status} -> {self.to_status}"
         return f"{self.order_id}: {self.message}"
+
+
+# Returns live in their own subpackage; importing them here puts them in this app's migrations.
+from orders.returns.models import ReturnEvent, ReturnItem, ReturnRequest  # noqa: E402, F401

@@ -732,12 +732,17 @@ def order_deposit(*, order_id: int, actor_name: str = "balance_payment"):
     payment = payment_current(order=order)
     if payment is None:
         raise PaymentError(f"Order {order.number} has no payment to capture.")
-    payment = payments.payment_capture(
-        payment=payment, amount=order.grand_total, idempotency_key=f"deposit-{order.number}"
-    )
-    if payment.captured_amount < order.grand_total:
+    # Returns credited before the deposit make it smaller (DESIGN section 17).
+    to_deposit = payments.payment_amount_to_deposit(payment=payment, order_amount=order.grand_total)
+    if to_deposit > 0:
+        payment = payments.payment_capture(
+            payment=payment, amount=to_deposit, idempotency_key=f"deposit-{order.number}"
+        )
+    elif payment.status in ("authorized", "review"):
+        payment = payments.payment_void(payment=payment)
+    if payment.captured_amount < to_deposit:
         raise PaymentError(
-            f"Captured {payment.captured_amount} of {order.grand_total} {order.currency_id} for {order.number}."
+            f"Captured {payment.captured_amount} of {to_deposit} {order.currency_id} for {order.number}."
         )
     with transaction.atomic():
         order = _locked(order_id, skip_locked=True)

@@ -404,7 +404,9 @@ def _refund_rows(
 ) -> list[Refund]:
     """Refund rows for one ledger: never more than a purchase row took, never twice for the same key."""
     refunds = list(ledger.refund.objects.filter(order_id=order.pk))
-    refunded_keys = {(ledger.holder_id(refund), refund.order_item_id) for refund in refunds}
+    refunded_keys = {
+        (ledger.holder_id(refund), refund.order_item_id) for refund in refunds if refund.return_request_id is None
+    }
     amount_left = {purchase.pk: purchase.amount for purchase in purchases}
     order_amount_left = {purchase.pk: purchase.order_amount for purchase in purchases}
     for refund in refunds:
@@ -500,3 +502,7 @@ def _record(order: Order, message: str, rows: list[Purchase | Refund], *, reason
         actor_name=ACTOR,
         extra={"rows": details},
     )
+
+
+# Credits of returns live in their own module; re-exported as a service of this app.
+from spending_limits.returns import spending_limits_credit_return  # noqa: E402, F401

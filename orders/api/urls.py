@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from orders import services
 from orders.api import views
@@ -43,3 +43,6 @@ urlpatterns = [
         name="backoffice-order-cancel",
     ),
 ]
+
+# Returns (RMA): their own routes beside the orders'.
+urlpatterns += [path("", include("orders.returns.api.urls"))]
