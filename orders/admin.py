@@ -30,6 +30,7 @@ from fulfillment.models import Allocation
 from orders import services
 from orders.exceptions import EXCEPTION_TITLES, exception_counts, exceptions_queue
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus
+from orders.returns.admin import OrderReturnInline, return_queue_panel
 from orders.selectors import status_counts
 from payments.admin import OrderPaymentInline
 from spending_limits.admin import ORDER_LEDGER_INLINES
@@ -228,7 +229,8 @@ class OrderAdmin(ModelAdmin):
         ("Shipping", {"fields": ["ship_mode", "ship_to", ("purchase_order_number", "purchase_order")]}),
         ("Notes", {"fields": list(EDITABLE_FIELDS)}),
     ]
-    inlines = [OrderItemInline, OrderPaymentInline, OrderReleaseInline, *ORDER_LEDGER_INLINES, OrderEventInline]
+    inlines = [OrderItemInline, OrderPaymentInline, OrderReleaseInline, OrderReturnInline, *ORDER_LEDGER_INLINES,
+               OrderEventInline]  # fmt: skip
 
     # Permissions: orders are placed through the API and changed through the services.
 
@@ -504,6 +506,7 @@ DASHBOARD_LINKS = [
     DashboardLink("Stock and ATP", "admin:fulfillment_stock_changelist", "fulfillment.view_stock"),
     DashboardLink("Receive goods", "admin:fulfillment_stock_receive", "fulfillment.receive_inventory"),
     DashboardLink("Check inventory", "admin:fulfillment_stock_check", "fulfillment.view_stock"),
+    DashboardLink("Returns (RMA)", "admin:orders_returnrequest_changelist", "orders.view_returnrequest"),
     DashboardLink("Job runs", "admin:commerce_jobrun_changelist", "commerce.view_jobrun"),
     DashboardLink("Failing job items", "admin:commerce_jobitemfailure_changelist", "commerce.view_jobitemfailure"),
     DashboardLink("Job schedules", "admin:django_q_schedule_changelist", "django_q.view_schedule"),
@@ -544,6 +547,7 @@ def dashboard_context(request) -> dict:
                 for kind, count in counts.items()
             ],
         }
+    context["dashboard_returns"] = return_queue_panel(request)
     return context
 
 

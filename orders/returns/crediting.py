@@ -16,7 +16,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from commerce.errors import InvalidTransition
-from commerce.money import ZERO
+from commerce.money import ZERO, quantize_money
 from orders.models import OrderStatus
 from orders.returns import rules
 from orders.returns.events import return_event_record, return_notify
@@ -144,9 +144,14 @@ def _close(plan: _Plan, *, refunded: Decimal, acting_user, actor_name: str) -> N
             reason=f"Return {rma.number}",
         )
         rma.save(update_fields=["refunded_amount", "deposit_reduction", "updated_at"])
+        currency = rma.order.currency
+
+        def shown(amount: Decimal) -> str:
+            return f"{quantize_money(amount, currency)} {currency.code}"
+
         _transition(rma, "close", acting_user=acting_user, actor_name=actor_name, message="Credited and closed",
-                    reason=f"Credit {rma.credit_total} {rma.order.currency_id}: refunded {rma.refunded_amount}, "
-                    f"deposit reduced by {rma.deposit_reduction}")  # fmt: skip
+                    reason=f"Credit {shown(rma.credit_total)}: refunded {shown(rma.refunded_amount)}, "
+                    f"deposit reduced by {shown(rma.deposit_reduction)}")  # fmt: skip
         return_notify("return_credited", rma)
 
 

@@ -59,17 +59,12 @@ def _lock_order(order_id: int) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("store", "currency").get(pk=order_id)
 
 
-def _lock_return(return_id: int) -> ReturnRequest:
-    rma = ReturnRequest.objects.select_for_update(of=("self",)).select_related("order__store").get(pk=return_id)
-    order = rma.order
-    rma.order = _lock_order(order.pk)
-    return rma
-
-
 def _locked(return_request: ReturnRequest) -> ReturnRequest:
     """Lock the return's order, then the return (the fixed order), and load both."""
-    _lock_order(return_request.order_id)
-    return _lock_return(return_request.pk)
+    order = _lock_order(return_request.order_id)
+    rma = ReturnRequest.objects.select_for_update(of=("self",)).get(pk=return_request.pk)
+    rma.order = order
+    return rma
 
 
 def _items(rma: ReturnRequest) -> list[ReturnItem]:
