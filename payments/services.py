@@ -799,10 +799,17 @@ def _event(payment: Payment, message: str, *, acting_user=None, reason: str = ""
     )
 
 
-# Credits of returns live in their own module; they are services of this app like the ones above.
-from payments.refunds import (  # noqa: E402, F401
-    payment_amount_to_deposit,
-    payment_reduce_deposit,
-    payment_refund_partial,
-    payment_refunded_for_key,
+# Credits of returns live in their own module (payments.refunds, which builds on the helpers above);
+# they are services of this app like the ones above, loaded on first use so neither module imports
+# the other while it loads.
+RETURN_CREDIT_SERVICES = frozenset(
+    {"payment_amount_to_deposit", "payment_reduce_deposit", "payment_refund_partial", "payment_refunded_for_key"}
 )
+
+
+def __getattr__(name: str):
+    if name in RETURN_CREDIT_SERVICES:
+        from payments import refunds
+
+        return getattr(refunds, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

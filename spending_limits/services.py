@@ -504,5 +504,11 @@ def _record(order: Order, message: str, rows: list[Purchase | Refund], *, reason
     )
 
 
-# Credits of returns live in their own module; re-exported as a service of this app.
-from spending_limits.returns import spending_limits_credit_return  # noqa: E402, F401
+# Credits of returns live in their own module (spending_limits.returns, which builds on the ledgers
+# above); a service of this app, loaded on first use so neither module imports the other while it loads.
+def __getattr__(name: str):
+    if name == "spending_limits_credit_return":
+        from spending_limits import returns
+
+        return returns.spending_limits_credit_return
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

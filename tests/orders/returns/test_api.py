@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from commerce.models import Product, Store
 from fulfillment.models import Stock
+from fulfillment.services import inventory_check
 from orders.models import Order
 from orders.returns.models import ReturnRequest
 from payments.models import Payment
@@ -50,6 +51,7 @@ def test_a_small_return_is_approved_received_restocked_and_credited(demo, django
     assert received.json()["items"][0]["received_quantity"] == 2
     assert on_hand("DEMO-TSHIRT") == before + 2
     assert alice.get("/api/v1/products/DEMO-TSHIRT/availability/").json()["available_quantity"] == 150 - 3 + 2
+    assert inventory_check().clean
 
     with django_capture_on_commit_callbacks(execute=True):
         credited = clerk.post(f"/api/v1/backoffice/returns/{rma['number']}/credit/")

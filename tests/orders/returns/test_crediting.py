@@ -7,7 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import close_old_connections
+from django.db import connections
 from django.db.models import Sum
 
 from orders.models import Order
@@ -146,7 +146,7 @@ def test_two_credit_runs_at_once_credit_once(demo):
         except Exception as exc:
             errors.append(exc)
         finally:
-            close_old_connections()
+            connections.close_all()
 
     threads = [threading.Thread(target=credit) for _ in range(2)]
     for thread in threads:
