@@ -114,6 +114,11 @@ class Store(models.Model):
     default_ship_mode = models.CharField(max_length=16, choices=ShipMode.choices, default=ShipMode.STANDARD)
     paper_size = models.CharField(max_length=8, choices=PaperSize.choices, default=PaperSize.A4)
     packing_slip_note = models.TextField(blank=True)
+    has_automatic_promotions = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Kept by the orders app: an active promotion without a coupon code exists for this store.",
+    )
 
     class Meta:
         ordering = ["code"]
@@ -142,10 +147,22 @@ class Organization(models.Model):
     )
     approval_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, null=True, blank=True)
     approvers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="approver_of")
+    credit_limit = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Credit line for bill-me and purchase-order payments. Empty: not checked.",
+    )
+    credit_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    credit_hold = models.BooleanField(default=False, help_text="On hold: bill-me and purchase-order payments declined.")
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(credit_limit__isnull=True) | (Q(credit_limit__gte=0) & Q(credit_currency__isnull=False)),
+                name="organization_credit_limit_has_currency",
+            ),
             models.CheckConstraint(
                 condition=Q(approval_threshold__isnull=True) | Q(approval_currency__isnull=False),
                 name="organization_threshold_has_currency",

@@ -30,6 +30,7 @@ from commerce.notifications import notify
 from fulfillment import allocation
 from orders.events import actor_fields, order_event_record, order_events_record_bulk
 from orders.models import PRE_RELEASE, InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
+from orders.promotions import promotion_apply
 from orders.totals import apply_totals
 from payments import services as payments
 from payments.errors import PaymentDeclined, PaymentError
@@ -78,6 +79,8 @@ class PlacementInput:
     currency: str = ""
     store: Store | None = None
     shipping_note: str = ""
+    coupon: str = ""
+    placed_by: object = None  # the staff user placing the order on the customer's behalf
     idempotency_key: str = ""
     fingerprint: str = field(default="", compare=False)
 
@@ -187,6 +190,7 @@ def _build_order(data: PlacementInput, store: Store) -> tuple[Order, list[OrderI
         ship_to_country=address.country.upper(),
         purchase_order_number=data.purchase_order_number,
         shipping_note=data.shipping_note,
+        placed_by=data.placed_by,
         idempotency_key=data.idempotency_key,
         request_fingerprint=data.fingerprint,
     )
@@ -208,6 +212,7 @@ def _build_order(data: PlacementInput, store: Store) -> tuple[Order, list[OrderI
             )
         )
     apply_totals(order=order, items=items)
+    promotion_apply(order=order, items=items, coupon=data.coupon)
     return order, items
 
 
@@ -319,8 +324,9 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
 
     events = []
     if new:
-        events.append(OrderEvent(order=order, kind=OrderEvent.Kind.NOTE, message="Order created",
-                                 extra={"items": len(items), "grand_total": str(order.grand_total)},
+        events.append(OrderEvent(order=order, kind=OrderEvent.Kind.NOTE, message=_created_message(order),
+                                 extra={"items": len(items), "grand_total": str(order.grand_total),
+                                        **_placement_extra(order)},
                                  **actor_fields(acting_user)))  # fmt: skip
     events.append(OrderEvent(order=order, from_status=from_status, to_status=order.status,
                              reason="Approval required" if needs_approval else "",
@@ -339,6 +345,22 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
         notify("approval_requested", order_id=order.pk)
         notify("order_received", order_id=order.pk)
     return payment
+
+
+def _created_message(order: Order) -> str:
+    if order.placed_by_id:
+        return f"Order created by {order.placed_by.get_username()} for customer {order.customer.number}"
+    return "Order created"
+
+
+def _placement_extra(order: Order) -> dict:
+    """What the creation event keeps besides the actor: the customer served, the promotion given."""
+    extra = {}
+    if order.placed_by_id:
+        extra.update(customer=order.customer.number, on_behalf_of_customer=True)
+    if order.promotion_id:
+        extra.update(promotion=order.promotion.pk, coupon=order.coupon_code, adjustment=str(order.adjustment_total))
+    return extra
 
 
 def order_submit(*, order: Order, payment_method: str, payment_token: str = "", acting_user=None) -> Order:

@@ -60,6 +60,7 @@ class PlaceOrderSerializer(serializers.Serializer):
     purchase_order_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
     currency = serializers.CharField(max_length=3, required=False)
     shipping_note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    coupon = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
     def validate_currency(self, value: str) -> str:
         code = value.upper()
@@ -113,6 +114,11 @@ class ItemSerializer(serializers.Serializer):
     inventory_status = serializers.CharField()
     estimated_available_at = serializers.DateField(allow_null=True)
     trading_agreement = serializers.SerializerMethodField()
+    adjustment = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_adjustment(self, item) -> str:
+        return money(item.adjustment, item.order.currency)
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_unit_price(self, item) -> str:
@@ -162,6 +168,7 @@ class OrderSerializer(serializers.Serializer):
     ship_mode = serializers.CharField()
     purchase_order_number = serializers.CharField()
     totals = serializers.SerializerMethodField()
+    coupon = serializers.CharField(source="coupon_code")
     items = ItemSerializer(many=True)
     payment = serializers.SerializerMethodField()
     shipments = serializers.SerializerMethodField()

@@ -78,6 +78,7 @@ class OrderListCreateView(APIView):
             purchase_order_number=data.get("purchase_order_number", ""),
             currency=data.get("currency", ""),
             shipping_note=data.get("shipping_note", ""),
+            coupon=data.get("coupon", ""),
             idempotency_key=key,
             fingerprint=services.request_fingerprint(request.data) if key else "",
         )
