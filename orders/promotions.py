@@ -99,7 +99,7 @@ def _coupon_promotion(order: Order, coupon: str, now: datetime) -> AppliedPromot
     if amount is None:
         minimum = quantize_money(promotion.minimum_amount, promotion.store.currency)
         raise InvalidCoupon(
-            f"Coupon {code} needs an order of at least {minimum} {promotion.store.currency_id} before tax and shipping.",
+            f"Coupon {code} needs goods worth at least {minimum} {promotion.store.currency_id}.",
             details={**details, "minimum_amount": str(minimum)},
         )
     return AppliedPromotion(promotion, amount)
