@@ -33,6 +33,7 @@ NOTIFICATIONS: dict[str, Audience] = {
     "change_refused": Audience.CUSTOMER,
     "approval_rejected": Audience.CUSTOMER,
     "payment_review": Audience.MERCHANT,
+    "payment_declined_after_release": Audience.MERCHANT,
     "order_cancelled_by_job": Audience.MERCHANT,
     "job_failures": Audience.MERCHANT,
     "approval_requested": Audience.APPROVERS,

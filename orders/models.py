@@ -94,6 +94,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
         related_name="+",
         help_text="The staff user who placed the order on the customer's behalf.",
     )
+    payment_check_due = models.BooleanField(
+        default=False, help_text="Back from a failed fulfillment: the next release asks the gateway first."
+    )
     payment_review_declined_at = models.DateTimeField(
         null=True, blank=True, help_text="A released or shipped order whose reauthorization staff declined."
     )

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from commerce.models import Currency, Product, ShipMode
+from commerce.models import Currency, Customer, Product, ShipMode
 from commerce.money import quantize_money
 from orders.models import Order
 from orders.services import AddressInput, ItemInput
@@ -102,6 +102,22 @@ class PlaceOrderSerializer(serializers.Serializer):
 
     def validate_shipping_address(self, value) -> AddressInput:
         return AddressInput(**{**value, "country": value["country"].upper()})
+
+
+class CustomerNumberSerializer(serializers.Serializer):
+    """The customer a staff user places an order for, by customer number."""
+
+    customer = serializers.CharField(max_length=16)
+
+    def validate_customer(self, value: str):
+        customer = Customer.objects.select_related("user", "organization").filter(number=value.strip()).first()
+        if customer is None:
+            raise serializers.ValidationError(f"Unknown customer {value!r}.")
+        return customer
+
+
+class PlaceOrderOnBehalfSerializer(PlaceOrderSerializer):
+    customer = serializers.CharField(max_length=16, help_text="The customer number of the customer served.")
 
 
 class ItemSerializer(serializers.Serializer):
