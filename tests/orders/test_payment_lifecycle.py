@@ -53,7 +53,6 @@ def ship(order: Order) -> Order:
 # Backorder fill only checks.
 
 
-@pytest.mark.postgres
 def test_backorder_fill_keeps_a_valid_authorization_one_authorization_no_void(as_user):
     order = backorder(as_user)
     original = payment_current(order=order)
@@ -210,7 +209,6 @@ def test_release_check_in_review_moves_c_to_a_once_instead_of_waiting_every_run(
     ]
 
 
-@pytest.mark.postgres
 def test_review_dead_end_for_a_shipped_order_skipped_by_balance_payment_until_staff_approve(
     as_user, django_capture_on_commit_callbacks
 ):
@@ -239,7 +237,6 @@ def test_review_dead_end_for_a_shipped_order_skipped_by_balance_payment_until_st
     assert payment_current(order=order).status == "deposited"
 
 
-@pytest.mark.postgres
 def test_declining_a_shipped_orders_reauthorization_puts_it_in_the_exceptions_queue_with_one_email(
     as_user, django_capture_on_commit_callbacks
 ):
