@@ -3,7 +3,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, admin_link
+from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, admin_link, money
 from commerce.models import (
     REPEATED_FAILURE_THRESHOLD,
     Currency,
@@ -62,14 +62,14 @@ class OrganizationAdmin(ModelAdmin):
         line = self._credit_line(organization)
         if line is None or not line.currency:
             return "-"
-        return f"{line.used} {line.currency}"
+        return money(line.used, line.currency)
 
     @admin.display(description="credit left")
     def credit_left(self, organization) -> str:
         line = self._credit_line(organization)
         if line is None or line.left is None:
             return "no credit line"
-        return f"{line.left} {line.currency}" + (" (on hold)" if line.on_hold else "")
+        return money(line.left, line.currency) + (" (on hold)" if line.on_hold else "")
 
 
 @admin.register(Customer)
