@@ -36,6 +36,11 @@ def order_fulfillment_failed(*, order: Order, acting_user=None, actor_name: str 
                 "come back from fulfillment.",
                 details={"order": order.number, "status": order.status},
             )
+        if any(item.status == S.SHIPPED for item in _items(order)):
+            raise InvalidTransition(
+                f"Order {order.number} is partly shipped; its releases cannot be taken back.",
+                details={"order": order.number, "status": order.status},
+            )
         releases = releases_cancel_for_order(order=order)
         items = [item for item in _items(order) if item.status == S.RELEASED]
         for item in items:
