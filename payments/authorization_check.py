@@ -64,8 +64,8 @@ def payment_check_authorization(*, payment: Payment, amount: Decimal) -> Payment
                       latency_ms=latency_ms, note=STATUS_CHECK_NOTE)  # fmt: skip
         if result.outcome == Outcome.DECLINED and locked.status == PaymentStatus.AUTHORIZED:
             _note_lapsed(locked, result.error)
-    if result.outcome == Outcome.TIMEOUT or result.outcome == Outcome.ERROR:
-        return PaymentDecision.WORKING
+    if result.outcome in (Outcome.TIMEOUT, Outcome.ERROR, Outcome.PENDING):
+        return PaymentDecision.WORKING  # no answer yet: the next run asks again
     if _still_holds(result, wanted, current):
         return PaymentDecision.YES
     return services.payment_reauthorize(payment=current, amount=wanted)
