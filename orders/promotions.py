@@ -22,7 +22,7 @@ from django.db.models import Exists
 from django.utils import timezone
 
 from commerce.currency import convert
-from commerce.errors import ApplicationError
+from commerce.errors import ApplicationError, NoExchangeRate
 from commerce.models import Store
 from commerce.money import ZERO, quantize_money
 from orders.models import Order, OrderItem, Promotion, PromotionKind
@@ -78,14 +78,20 @@ def _in_order_currency(amount: Decimal, promotion: Promotion, order: Order) -> D
 
 
 def promotion_amount(*, promotion: Promotion, order: Order) -> Decimal | None:
-    """What the promotion takes off the order (its product total computed), or None if it does not apply."""
+    """What the promotion takes off the order (its product total computed), or None if it does not apply.
+
+    An order in a currency the store's amounts cannot be converted to gets no promotion.
+    """
     base = order.product_total
-    if base < _in_order_currency(promotion.minimum_amount, promotion, order):
+    try:
+        if base < _in_order_currency(promotion.minimum_amount, promotion, order):
+            return None
+        if promotion.kind == PromotionKind.PERCENT:
+            amount = base * promotion.value / HUNDRED
+        else:
+            amount = _in_order_currency(promotion.value, promotion, order)
+    except NoExchangeRate:
         return None
-    if promotion.kind == PromotionKind.PERCENT:
-        amount = base * promotion.value / HUNDRED
-    else:
-        amount = _in_order_currency(promotion.value, promotion, order)
     return quantize_money(min(amount, base), order.currency)
 
 
@@ -98,8 +104,11 @@ def _coupon_promotion(order: Order, coupon: str, now: datetime) -> AppliedPromot
     amount = promotion_amount(promotion=promotion, order=order)
     if amount is None:
         minimum = quantize_money(promotion.minimum_amount, promotion.store.currency)
+        converted = (
+            "" if order.currency_id == promotion.store.currency_id else f" (in {order.currency_id} at today's rate)"
+        )
         raise InvalidCoupon(
-            f"Coupon {code} needs goods worth at least {minimum} {promotion.store.currency_id}.",
+            f"Coupon {code} needs goods worth at least {minimum} {promotion.store.currency_id}{converted}.",
             details={**details, "minimum_amount": str(minimum)},
         )
     return AppliedPromotion(promotion, amount)

@@ -109,3 +109,12 @@ def test_spending_limits_are_charged_the_reduced_purchase_amount(as_user):
     # EUR at 0.92 of the order's purchase amount (product + tax + shipping + shipping tax - adjustment).
     assert row.order_amount == order.grand_total
     assert row.amount == (order.grand_total * Decimal("0.92")).quantize(Decimal("0.01"))
+
+
+def test_a_fixed_amount_is_converted_to_the_order_currency(as_user):
+    Promotion.objects.create(store=demo_store(), name="Five off", kind=PromotionKind.FIXED, value=Decimal("5.00"))
+
+    response = place(as_user("alice"), ("DEMO-HOODIE", 1), currency="GBP")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["totals"]["adjustment"] == "3.95"  # 5.00 USD at 0.79
