@@ -124,6 +124,11 @@ class Store(models.Model):
     refund_shipping = models.BooleanField(
         default=False, help_text="A return's credit includes the returned share of shipping and its tax."
     )
+    has_automatic_promotions = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Kept by the orders app: an active promotion without a coupon code exists for this store.",
+    )
 
     class Meta:
         ordering = ["code"]
@@ -152,10 +157,22 @@ class Organization(models.Model):
     )
     approval_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, null=True, blank=True)
     approvers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="approver_of")
+    credit_limit = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Credit line for bill-me and purchase-order payments. Empty: not checked.",
+    )
+    credit_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    credit_hold = models.BooleanField(default=False, help_text="On hold: bill-me and purchase-order payments declined.")
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(credit_limit__isnull=True) | (Q(credit_limit__gte=0) & Q(credit_currency__isnull=False)),
+                name="organization_credit_limit_has_currency",
+            ),
             models.CheckConstraint(
                 condition=Q(approval_threshold__isnull=True) | Q(approval_currency__isnull=False),
                 name="organization_threshold_has_currency",

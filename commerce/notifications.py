@@ -39,6 +39,7 @@ NOTIFICATIONS: dict[str, Audience] = {
     "return_change_refused": Audience.CUSTOMER,
     "return_pending_approval": Audience.MERCHANT,
     "payment_review": Audience.MERCHANT,
+    "payment_declined_after_release": Audience.MERCHANT,
     "order_cancelled_by_job": Audience.MERCHANT,
     "job_failures": Audience.MERCHANT,
     "approval_requested": Audience.APPROVERS,

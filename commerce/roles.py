@@ -41,6 +41,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.approve_returnrequest",
         "orders.credit_returnrequest",
         "orders.change_order",  # the notes; everything else on an order changes through its services
+        "orders.add_order",  # orders placed on behalf of a customer
+        "orders.view_promotion",
         "orders.approve_order",
         "orders.cancel_order",
         "orders.release_order",
@@ -80,6 +82,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _VIEW_LEDGERS
     + [
         "orders.change_order",
+        "orders.add_order",
         "orders.approve_order",
         "orders.cancel_order",
         "orders.release_order",
@@ -88,6 +91,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "orders.approve_returnrequest",
         "orders.receive_returnrequest",
         "orders.credit_returnrequest",
+        "orders.view_promotion",
+        "orders.add_promotion",
+        "orders.change_promotion",
+        "commerce.view_organization",
         "payments.view_payment",
         "payments.view_paymenttransaction",
         "payments.review_payment",

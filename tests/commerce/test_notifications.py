@@ -44,6 +44,7 @@ CONTEXTS = {
     ),
     "approval_requested": ({}, "asks an approver's OK for orders above 5000.00 USD"),
     "job_failures": (None, "could not process 1 order"),
+    "payment_declined_after_release": ({"reason": "Card reported stolen"}, "was declined: Card reported stolen"),
 }
 
 
