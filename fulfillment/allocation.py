@@ -51,7 +51,9 @@ def _lock_stock(product_ids: Iterable[int]) -> dict[int, list[Stock]]:
     """Lock the active centers' stock rows of these products; per product, by center priority."""
     rows = list(
         Stock.objects.select_for_update(of=("self",))
-        .filter(product_id__in=set(product_ids), fulfillment_center__active=True)
+        .filter(
+            product_id__in=set(product_ids), fulfillment_center__active=True, fulfillment_center__inventory_system="atp"
+        )
         .select_related("fulfillment_center")
         .order_by("pk")
     )

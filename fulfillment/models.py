@@ -17,6 +17,14 @@ class FulfillmentCenter(models.Model):
     address = models.TextField(blank=True)
     priority = models.PositiveIntegerField(default=1, help_text="Lower numbers are allocated from first.")
     active = models.BooleanField(default=True)
+    inventory_system = models.CharField(
+        max_length=32, default="atp",
+        help_text="The inventory system of the stores this center serves: its stock counts for that one only.",
+    )  # fmt: skip
+    stores = models.ManyToManyField(
+        Store, blank=True, related_name="fulfillment_centers",
+        help_text="The stores this center serves (non-ATP stores take on-hand from their own centers).",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["priority", "code"]
@@ -27,7 +35,8 @@ class FulfillmentCenter(models.Model):
 
 class StockQuerySet(models.QuerySet):
     def in_active_centers(self):
-        return self.filter(fulfillment_center__active=True)
+        """Stock of the active ATP centers: a non-ATP center's on-hand belongs to its own stores."""
+        return self.filter(fulfillment_center__active=True, fulfillment_center__inventory_system="atp")
 
 
 class Stock(models.Model):
@@ -140,6 +149,7 @@ class Allocation(models.Model):
     class Kind(models.TextChoices):
         STOCK = "stock", "Stock"
         EXPECTED = "expected", "Expected receipt"
+        ON_HAND = "on_hand", "Taken from on-hand (non-ATP)"
 
     order_item = models.ForeignKey("orders.OrderItem", on_delete=models.CASCADE, related_name="allocations")
     fulfillment_center = models.ForeignKey(FulfillmentCenter, on_delete=models.PROTECT, related_name="allocations")
@@ -156,7 +166,7 @@ class Allocation(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="allocation_quantity_positive"),
             models.CheckConstraint(
-                condition=(Q(kind="stock") & Q(receipt_line__isnull=True))
+                condition=(Q(kind__in=["stock", "on_hand"]) & Q(receipt_line__isnull=True))
                 | (Q(kind="expected") & Q(receipt_line__isnull=False)),
                 name="allocation_kind_matches_receipt_line",
             ),
@@ -279,7 +289,8 @@ class Release(ConcurrentTransitionMixin, models.Model):
         self.tote = tote
         self.batched_at = timezone.now()
 
-    @transition(field=status, source=Status.BATCHED, target=Status.SHIPPED)
+    # A release of a store without pick batches (non-ATP) ships straight from ready.
+    @transition(field=status, source=[Status.READY, Status.BATCHED], target=Status.SHIPPED)
     def ship(self) -> None:
         self.shipped_at = timezone.now()
 

@@ -11,6 +11,7 @@ from django_fsm import can_proceed
 from commerce.errors import ApplicationError, InvalidTransition, ValidationFailed
 from commerce.money import quantize_money, to_decimal
 from commerce.notifications import notify
+from fulfillment.inventory_systems import inventory_system_named
 from fulfillment.models import (
     Allocation,
     Package,
@@ -21,6 +22,7 @@ from fulfillment.models import (
     Stock,
     WeightUnit,
 )
+from fulfillment.signals import release_shipped
 from orders.events import actor_fields, order_event_record, order_events_record_bulk
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus
 
@@ -100,6 +102,13 @@ def _wanted_quantities(
     return wanted
 
 
+def _packable_statuses(release: Release) -> tuple[str, ...]:
+    """A release is packed in its pick batch, or straight from ready where the center has no pick batches."""
+    if inventory_system_named(release.fulfillment_center.inventory_system).ships_without_pick_batch:
+        return (Release.Status.READY, Release.Status.BATCHED)
+    return (Release.Status.BATCHED,)
+
+
 def package_create(
     *,
     release: Release,
@@ -117,8 +126,12 @@ def package_create(
         shipping_cost=shipping_cost,
     )  # fmt: skip
     with transaction.atomic():
-        release = Release.objects.select_for_update(of=("self",)).select_related("order__currency").get(pk=release.pk)
-        if release.status != Release.Status.BATCHED:
+        release = (
+            Release.objects.select_for_update(of=("self",))
+            .select_related("order__currency", "fulfillment_center")
+            .get(pk=release.pk)
+        )
+        if release.status not in _packable_statuses(release):
             raise InvalidTransition(
                 f"Release {release.number} is {release.get_status_display().lower()}; only a release in a pick "
                 f"batch can be packed.",
@@ -178,28 +191,39 @@ def _take_out_of_stock(
         .order_by("pk")
     }
     held: dict[int, list[Allocation]] = defaultdict(list)
+    # Non-ATP items took their units off on-hand at submit: shipping only ends their hold.
+    from_on_hand: set[int] = set()
     for allocation in (
         Allocation.objects.select_for_update()
-        .filter(order_item_id__in=list(quantities), fulfillment_center=center, kind=Allocation.Kind.STOCK)
+        .filter(
+            order_item_id__in=list(quantities),
+            fulfillment_center=center,
+            kind__in=[Allocation.Kind.STOCK, Allocation.Kind.ON_HAND],
+        )
         .order_by("pk")
     ):
         held[allocation.order_item_id].append(allocation)
+        if allocation.kind == Allocation.Kind.ON_HAND:
+            from_on_hand.add(allocation.order_item_id)
     now = timezone.now()
     reduced, emptied = [], []
     for item_id, quantity in sorted(quantities.items()):
         item = items[item_id]
         stock = stocks.get(item.product_id)
         allocated_to_item = sum(a.quantity for a in held[item_id])
-        if stock is None or stock.on_hand < quantity or stock.allocated < quantity or allocated_to_item < quantity:
+        if item_id in from_on_hand and allocated_to_item >= quantity:
+            stock = None
+        elif stock is None or stock.on_hand < quantity or stock.allocated < quantity or allocated_to_item < quantity:
             raise InventoryMismatch(
                 f"{center.code} does not hold the {quantity} x {item.sku} this package ships "
                 f"(on hand {getattr(stock, 'on_hand', 0)}, allocated {getattr(stock, 'allocated', 0)}, "
                 f"allocated to the item {allocated_to_item}); run check_inventory.",
                 details={"sku": item.sku, "fulfillment_center": center.code},
             )
-        stock.on_hand -= quantity
-        stock.allocated -= quantity
-        stock.updated_at = now
+        if stock is not None:
+            stock.on_hand -= quantity
+            stock.allocated -= quantity
+            stock.updated_at = now
         remaining = quantity
         for allocation in held[item_id]:
             if remaining == 0:
@@ -232,7 +256,7 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
             .select_related("fulfillment_center")
             .get(pk=package.release_id)
         )
-        if release.status != Release.Status.BATCHED or not can_proceed(package.ship):
+        if release.status not in _packable_statuses(release) or not can_proceed(package.ship):
             raise InvalidTransition(
                 f"Package {package.pk} of release {release.number} cannot ship while the release is "
                 f"{release.get_status_display().lower()}.",
@@ -301,6 +325,7 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
                 )
             )
             _complete_batch(batch_id=release.batch_id)
+            release_shipped.send(sender=Release, order_id=order.pk, release_id=release.pk)
         order_events_record_bulk(events)
 
         # The order's condition reads these very items, now shipped or not.

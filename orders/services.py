@@ -28,6 +28,7 @@ from commerce.models import Currency, Customer, Product, ShipMode, Store
 from commerce.money import quantize_money
 from commerce.notifications import notify
 from fulfillment import allocation
+from fulfillment.inventory_systems import inventory_system_for
 from orders import payment_lifecycle
 from orders.events import actor_fields, order_event_record, order_events_record_bulk
 from orders.models import PRE_RELEASE, InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
@@ -37,6 +38,7 @@ from payments import services as payments
 from payments.authorization_check import payment_check_authorization
 from payments.errors import PaymentDeclined, PaymentError
 from payments.models import PaymentStatus
+from payments.payment_systems import payment_system_for
 from payments.policies import PaymentDecision as Decision
 from payments.selectors import payment_current
 from spending_limits import services as limits
@@ -168,6 +170,25 @@ def _inventory_target(order: Order) -> str:
     return "backorder"
 
 
+def _fulfill_without_shipment(order: Order, *, acting_user=None, actor_name: str = "") -> None:
+    """C or R → S for a locked order of a store without inventory: nothing to pick or ship.
+
+    Under payment rules the deposit of the finalize event follows once this commits.
+    """
+    items = [item for item in _items(order) if can_proceed(item.fulfill_without_shipment)]
+    for item in items:
+        item.fulfill_without_shipment()
+        item.mark_fulfilled()
+        item.quantity_shipped = item.quantity
+    OrderItem.objects.bulk_update(items, ["status", "inventory_status", "quantity_shipped"])
+    _transition(order, "fulfill_without_shipment", acting_user=acting_user, actor_name=actor_name,
+                reason="Fulfilled: no goods to ship")  # fmt: skip
+    if payment_system_for(order.store).deposits_per_release:
+        from orders.flow_variants import order_finalize_payment_on_commit
+
+        order_finalize_payment_on_commit(order_id=order.pk)
+
+
 # Placement and submission.
 
 
@@ -275,8 +296,8 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
         if replay is None:
             raise
         return replay, False
-    if order.status == S.AWAITING_APPROVAL:
-        return order, True
+    if order.status != S.PAYMENT_PENDING:
+        return order, True  # waiting for approval (W), or for a payment rule's later event (I, B)
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user), True
 
 
@@ -299,12 +320,16 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
     """
     charges_limits = _charges_limits(order, items)
     needs_approval = order_requires_approval(order=order)
+    inventory = inventory_system_for(order.store)
+    # Under a payment rule that approves later, the order waits unpaid (I, or B) instead of asking now.
+    pays_later = not payment_system_for(order.store).approves_at_submit(store=order.store, method=payment_method)
     from_status = order.status
     if needs_approval:
         order.submit_for_approval()
         expires_at = timezone.now() + order.store.allocation_good_for
     else:
-        order.await_payment()
+        if not pays_later:
+            order.await_payment()
         expires_at = None
     for item in items:
         item.follow_order(order.status)
@@ -312,7 +337,7 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
     _cache_items(order, items)
 
     if new and not charges_limits:
-        plan = allocation.allocate_items(items=items, expires_at=expires_at, defer_writes=True)
+        plan = inventory.allocate(items=items, expires_at=expires_at, defer_writes=True)
         OrderItem.objects.bulk_create(items)
         plan.write()
     else:
@@ -322,8 +347,10 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
             OrderItem.objects.bulk_update(items, ["status", "product_total", "tax", "shipping_charge", "shipping_tax"])
         # Spending-limit rows are locked before stock rows, here as in every other service.
         limits.spending_limits_charge(order=order)
-        plan = allocation.allocate_items(items=items, expires_at=expires_at)
+        plan = inventory.allocate(items=items, expires_at=expires_at)
         _save_inventory(items)
+    if pays_later and not needs_approval:
+        _submit_unpaid(order, items)
 
     events = []
     if new:
@@ -342,12 +369,21 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
         token=payment_token,
         amount=order.grand_total,
         new_order=new,
-        begin_authorization=not needs_approval,
+        begin_authorization=not (needs_approval or pays_later),
     )
     if needs_approval:
         notify("approval_requested", order_id=order.pk)
         notify("order_received", order_id=order.pk)
     return payment
+
+
+def _submit_unpaid(order: Order, items: list[OrderItem]) -> None:
+    """P or W → I when every item is allocated, else → B: the payment waits for a later event."""
+    order.submit_unpaid() if _inventory_target(order) == "authorize" else order.backorder()
+    order.save()
+    for item in items:
+        item.follow_order(order.status)
+    OrderItem.objects.bulk_update(items, ["status"])
 
 
 def _created_message(order: Order) -> str:
@@ -376,7 +412,7 @@ def order_submit(*, order: Order, payment_method: str, payment_token: str = "", 
         apply_totals(order=order, items=items)
         payment = _submit(order=order, items=items, payment_method=payment_method, payment_token=payment_token,
                           acting_user=acting_user)  # fmt: skip
-    if order.status == S.AWAITING_APPROVAL:
+    if order.status != S.PAYMENT_PENDING:
         return order
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
 
@@ -418,6 +454,8 @@ def order_apply_payment_decision(
         elif decision == Decision.YES:
             _transition(order, _inventory_target(order), acting_user=acting_user, actor_name=actor_name,
                         reason=reason or "Payment authorized")  # fmt: skip
+            if order.status == S.AUTHORIZED and inventory_system_for(order.store).fulfilled_without_shipment:
+                _fulfill_without_shipment(order, acting_user=acting_user, actor_name=actor_name)
         elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
             pass
         else:
@@ -463,12 +501,17 @@ def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
         if order.status != S.AWAITING_APPROVAL:
             raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
         items = _items(order)
-        allocation.allocate_items(items=items, already=allocation.promised_quantities(items=items))
+        inventory_system_for(order.store).reallocate(items=items)
         _save_inventory(items)
-        allocation.allocations_set_expiry(items=items, expires_at=None)
         order.approved_at = timezone.now()
-        _transition(order, "await_payment", acting_user=acting_user, reason=reason or "Approved")
         payment = payment_current(order=order)
+        if payment is not None and not payment_system_for(order.store).approves_at_submit(
+            store=order.store, method=payment.method
+        ):
+            target = "submit_unpaid" if _inventory_target(order) == "authorize" else "backorder"
+            _transition(order, target, acting_user=acting_user, reason=reason or "Approved")
+            return order
+        _transition(order, "await_payment", acting_user=acting_user, reason=reason or "Approved")
     if payment is None:
         raise ValidationFailed(f"Order {order.number} has no payment to authorize.")
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -482,7 +525,7 @@ def order_reject(*, order: Order, acting_user=None, reason: str = "") -> Order:
         items = _items(order)
         if order.status != S.AWAITING_APPROVAL:
             raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
-        allocation.deallocate_items(items=items)
+        inventory_system_for(order.store).deallocate(items=items)
         _save_inventory(items)
         limits.spending_limits_credit(order=order, reason=reason or "Approval denied")
         _transition(order, "reject", acting_user=acting_user, reason=reason, method_kwargs={"reason": reason})
@@ -548,7 +591,7 @@ def _cancel_locked(order: Order, *, acting_user=None, actor_name: str = "", reas
             details={"order": order.number, "status": order.status},
         )
     items = _items(order)
-    allocation.deallocate_items(items=items)
+    inventory_system_for(order.store).deallocate(items=items)
     _save_inventory(items)
     limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
     _transition(order, "cancel", acting_user=acting_user, actor_name=actor_name, reason=reason,
@@ -608,11 +651,9 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
 
     The release job's step; staff releasing one order now pass themselves as ``acting_user``.
     """
-    from fulfillment.releases import releases_create
-
     outcome = _job_outcome()
     order = _load(order_id)
-    if order is None or order.status not in (S.AUTHORIZED, S.BACKORDERED):
+    if order is None or order.status not in (S.AUTHORIZED, S.BACKORDERED, S.SUBMITTED):
         return outcome.SKIPPED
     if order.status == S.BACKORDERED and not order.store.partial_release:
         return outcome.SKIPPED
@@ -628,8 +669,13 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         )
         return outcome.SUCCEEDED
     payment = payment_current(order=order)
-    check = payment_check_authorization if order.payment_check_due else payments.payment_check_order_status
-    decision = check(payment=payment, amount=order.grand_total) if payment else Decision.NO
+    if order.status == S.SUBMITTED:
+        from orders.flow_variants import order_reserve_decision
+
+        decision = order_reserve_decision(order=order, payment=payment)  # the payment rule's reserve event
+    else:
+        check = payment_check_authorization if order.payment_check_due else payments.payment_check_order_status
+        decision = check(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
         return outcome.SKIPPED
     if decision == Decision.NO:
@@ -637,6 +683,10 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
                      reason="The payment could no longer be authorized.",
                      notification="order_cancelled_by_job")  # fmt: skip
         return outcome.SUCCEEDED
+    if decision == Decision.REVIEW and order.status == S.SUBMITTED:
+        order_event_record(order=order, kind=OrderEvent.Kind.PAYMENT, actor_name=actor_name, acting_user=acting_user,
+                           message="The reserve approval needs review; released once staff approve it")  # fmt: skip
+        return outcome.SKIPPED
     if decision == Decision.REVIEW:
         # B or C → A: the order waits in the payment review queue, not in this job (DESIGN section 16).
         order_apply_payment_decision(order_id=order.pk, decision=decision, acting_user=acting_user,
@@ -646,19 +696,23 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         order = _locked(order_id, skip_locked=True)
         if order is None:
             return outcome.SKIPPED
+        releasable = (S.AUTHORIZED, S.BACKORDERED, S.SUBMITTED)
         ready = [
             item
             for item in _items(order)
-            if item.status in (S.AUTHORIZED, S.BACKORDERED) and item.inventory_status == InventoryStatus.ALLOCATED
+            if item.status in releasable and item.inventory_status == InventoryStatus.ALLOCATED
         ]
-        if order.status in (S.AUTHORIZED, S.BACKORDERED) and ready:
-            releases = releases_create(order=order, items=ready, acting_user=acting_user, actor_name=actor_name)
+        if order.status in releasable and ready:
+            inventory = inventory_system_for(order.store)
+            releases = inventory.release(order=order, items=ready, acting_user=acting_user, actor_name=actor_name)
             numbers = [release.number for release in releases]
             order.payment_check_due = False
             if can_proceed(order.release):
                 _transition(
                     order, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers}
                 )
+                if inventory.fulfilled_without_shipment:
+                    _fulfill_without_shipment(order, acting_user=acting_user, actor_name=actor_name)
             else:
                 order_event_record(order=order, kind=OrderEvent.Kind.FULFILLMENT, acting_user=acting_user,
                                    actor_name=actor_name, message=f"Partly released: {', '.join(numbers)}",
@@ -716,7 +770,12 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             return outcome.SKIPPED
         order_event_record(order=order, kind=OrderEvent.Kind.INVENTORY, actor_name=actor_name,
                            message="Every item is now allocated from stock")  # fmt: skip
-    payment = payment_current(order=order)
+        payment = payment_current(order=order)
+        if payment is not None and not payment_system_for(order.store).approves_at_submit(
+            store=order.store, method=payment.method
+        ):
+            _transition(order, "submit_unpaid", actor_name=actor_name, reason="Backorder filled")
+            return outcome.SUCCEEDED
     # Check first: a still-valid authorization for the same amount is kept (DESIGN section 16).
     decision = payment_check_authorization(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
