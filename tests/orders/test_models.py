@@ -24,11 +24,16 @@ ALLOWED = {
     ("P", "X"), ("W", "X"), ("N", "X"), ("B", "X"), ("C", "X"),
     # DESIGN section 16: a reauthorization in review (C → A), a remote fulfillment failure (R → C).
     ("C", "A"), ("R", "C"),
+    # DESIGN section 18: status I (submitted, payment not yet started) under a rule that approves later,
+    # and an order without inventory fulfilled once paid for (C → S).
+    ("P", "I"), ("W", "I"), ("B", "I"), ("I", "R"), ("I", "X"),
+    ("C", "S"),
 }  # fmt: skip
 
 TRANSITION_METHODS = [
     "submit_for_approval", "await_payment", "hold_for_review", "backorder", "authorize",
     "reject", "release", "ship", "deposit", "cancel", "return_from_fulfillment",
+    "submit_unpaid", "fulfill_without_shipment",
 ]  # fmt: skip
 
 
