@@ -275,7 +275,10 @@ class Release(ConcurrentTransitionMixin, models.Model):
             models.UniqueConstraint(fields=["batch", "tote"], name="release_unique_batch_tote"),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="release_sequence_positive"),
             models.CheckConstraint(
-                condition=Q(status__in=["ready", "cancelled"]) | Q(batch__isnull=False, tote__isnull=False),
+                # A non-ATP release ships without a pick batch: shipped with neither batch nor tote.
+                condition=Q(status__in=["ready", "cancelled"])
+                | Q(batch__isnull=False, tote__isnull=False)
+                | Q(status="shipped", batch__isnull=True, tote__isnull=True),
                 name="release_batched_has_batch",
             ),
         ]

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from commerce.models import Currency, Customer, Product, ShipMode
+from commerce.models import Currency, Customer, Product, ShipMode, Store
 from commerce.money import quantize_money
 from orders.models import Order
 from orders.services import AddressInput, ItemInput
@@ -61,6 +61,15 @@ class PlaceOrderSerializer(serializers.Serializer):
     currency = serializers.CharField(max_length=3, required=False)
     shipping_note = serializers.CharField(max_length=500, required=False, allow_blank=True)
     coupon = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    store = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, help_text="Store code; the default store when left out."
+    )
+
+    def validate_store(self, value: str):
+        store = Store.objects.select_related("currency").filter(code=value).first() if value else None
+        if value and store is None:
+            raise serializers.ValidationError(f"Unknown store {value!r}.")
+        return store
 
     def validate_currency(self, value: str) -> str:
         code = value.upper()
@@ -178,6 +187,7 @@ class EventSerializer(serializers.Serializer):
 
 class OrderSerializer(serializers.Serializer):
     number = serializers.CharField()
+    store = serializers.CharField(source="store.code")
     status = serializers.CharField()
     status_display = serializers.CharField(source="get_status_display")
     currency = serializers.CharField(source="currency_id")
