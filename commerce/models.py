@@ -167,6 +167,16 @@ class Store(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+        from django.utils.module_loading import import_string
+
+        # Loaded by its dotted path from settings: the kernel imports no app.
+        path = settings.PAYMENT_SYSTEMS.get(self.payment_system)
+        problems = import_string(path)().validate_rules(self.payment_rules) if path else []
+        if problems:
+            raise ValidationError({"payment_rules": problems})
+
     def tax_rate_for(self, country: str) -> Decimal:
         return Decimal(str(self.tax_rates.get(country.upper(), "0")))
 

@@ -119,11 +119,7 @@ def submitted_too_long(*, now: datetime | None = None) -> QuerySet[Order]:
     """Submitted orders (I) waiting longer than their store's ``submitted_alert_after``, longest first."""
     moment = Value(now or timezone.now(), output_field=DateTimeField())
     cutoff = ExpressionWrapper(moment - F("store__submitted_alert_after"), output_field=DateTimeField())
-    return (
-        orders_with_status_since()
-        .filter(status=S.SUBMITTED, status_since__lt=cutoff)
-        .order_by("status_since", "pk")
-    )
+    return orders_with_status_since().filter(status=S.SUBMITTED, status_since__lt=cutoff).order_by("status_since", "pk")
 
 
 def failing_job_items(*, thresholds: dict[str, float] | None = None) -> QuerySet[JobItemFailure]:

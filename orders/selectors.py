@@ -73,3 +73,26 @@ def orders_in_payment_review_after_release(*, limit: int = 200) -> list[Order]:
         .select_related("currency", "customer__user")
         .order_by("updated_at", "pk")[:limit]
     )
+
+
+def order_deposits(*, order) -> list[dict]:
+    """The order page's deposits: each shipped release with its goods' amount, and each deposit taken."""
+    from django.apps import apps
+
+    from commerce.money import quantize_money
+
+    release_model = apps.get_model("fulfillment", "Release")
+    transaction_model = apps.get_model("payments", "PaymentTransaction")
+    rows = []
+    releases = release_model.objects.filter(order=order, status="shipped").prefetch_related("items__order_item")
+    for release in releases.order_by("shipped_at", "pk"):
+        amount = sum(
+            ri.order_item.purchase_amount * ri.quantity_shipped / ri.order_item.quantity for ri in release.items.all()
+        )
+        rows.append({"what": f"Release {release.number} shipped", "when": f"{release.shipped_at:%Y-%m-%d %H:%M}",
+                     "amount": f"{quantize_money(amount, order.currency)} {order.currency_id}"})  # fmt: skip
+    captures = transaction_model.objects.filter(payment__order=order, kind="capture", applied=True)
+    for capture in captures.order_by("created_at", "pk"):
+        rows.append({"what": "Deposit", "when": f"{capture.created_at:%Y-%m-%d %H:%M}",
+                     "amount": f"{quantize_money(capture.amount, order.currency)} {order.currency_id}"})  # fmt: skip
+    return rows

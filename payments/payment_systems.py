@@ -56,6 +56,10 @@ class PaymentSystem:
     def rule(self, *, store, method: str) -> Rule:
         return RULES[DEFAULT_RULE]
 
+    def validate_rules(self, rules) -> list[str]:
+        """The problems of a store's ``payment_rules`` under this system (none: it reads none)."""
+        return []
+
     def approves_at_submit(self, *, store, method: str) -> bool:
         return self.rule(store=store, method=method).prime == APPROVE
 
@@ -77,6 +81,9 @@ class PaymentRules(PaymentSystem):
 
     def rule(self, *, store, method: str) -> Rule:
         return RULES[(store.payment_rules or {}).get(method, DEFAULT_RULE)]
+
+    def validate_rules(self, rules) -> list[str]:
+        return payment_rules_validate(rules)
 
 
 @cache
