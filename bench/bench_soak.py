@@ -32,6 +32,7 @@ CLIENTS = 8
 SECONDS = 300
 PRODUCTS = 12  # a small catalogue: every order meets the others on the same stock rows
 ON_HAND = 20_000
+BACKORDERABLE_ON_HAND = 40
 
 
 def _token(rng: random.Random) -> str:
@@ -47,10 +48,12 @@ def build_shop() -> dict:
     from rest_framework.authtoken.models import Token
 
     from commerce.models import Currency, Customer, Organization
-    from fulfillment.models import ExpectedReceipt, ExpectedReceiptLine
+    from fulfillment.models import ExpectedReceipt, ExpectedReceiptLine, Stock
     from spending_limits.models import TradingAgreement
 
     catalogue = build_catalogue(products=PRODUCTS, on_hand=ON_HAND)
+    # The backorderable products run short soon: their orders wait on receipts, the back office fills them.
+    Stock.objects.filter(product__backorderable=True).update(on_hand=BACKORDERABLE_ON_HAND)
     for n, center in enumerate(catalogue.centers):
         receipt = ExpectedReceipt.objects.create(
             number=f"SOAK-{n}", fulfillment_center=center, expected_at=timezone.localdate() + timedelta(days=7)

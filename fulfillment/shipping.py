@@ -4,7 +4,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -117,8 +116,11 @@ def package_create(
         carrier=carrier, tracking_number=tracking_number, weight=weight, weight_unit=weight_unit,
         shipping_cost=shipping_cost,
     )  # fmt: skip
-    with transaction.atomic():
-        release = Release.objects.select_for_update(of=("self",)).select_related("order__currency").get(pk=release.pk)
+    release_id = release.pk
+
+    @atomic_with_retry
+    def create() -> Package:
+        release = Release.objects.select_for_update(of=("self",)).select_related("order__currency").get(pk=release_id)
         if release.status != Release.Status.BATCHED:
             raise InvalidTransition(
                 f"Release {release.number} is {release.get_status_display().lower()}; only a release in a pick "
@@ -161,7 +163,9 @@ def package_create(
             },
             acting_user=acting_user,
         )
-    return package
+        return package
+
+    return create()
 
 
 def _take_out_of_stock(
