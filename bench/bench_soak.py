@@ -33,6 +33,7 @@ SECONDS = 300
 PRODUCTS = 12  # a small catalogue: every order meets the others on the same stock rows
 ON_HAND = 20_000
 BACKORDERABLE_ON_HAND = 40
+RECEIVE_SHARE = 0.3  # of the back office's rounds: slower than the orders take, so backorders wait a while
 
 
 def _token(rng: random.Random) -> str:
@@ -149,9 +150,10 @@ def back_office(shop: dict, deadline: float, tally: Tally) -> None:
     try:
         while time.monotonic() < deadline:
             try:
-                inventory_receive(fulfillment_center=rng.choice(catalogue.centers),
-                                  product=rng.choice(catalogue.products), quantity=rng.randint(1, 5))  # fmt: skip
-                tally.back_office["receive"] += 1
+                if rng.random() < RECEIVE_SHARE:
+                    inventory_receive(fulfillment_center=rng.choice(catalogue.centers),
+                                      product=rng.choice(catalogue.products), quantity=rng.randint(1, 3))  # fmt: skip
+                    tally.back_office["receive"] += 1
                 for name, (step, status) in steps.items():
                     ids = list(Order.objects.filter(status=status).order_by("?").values_list("pk", flat=True)[:3])
                     for order_id in ids:
