@@ -66,9 +66,13 @@ def build_shop() -> dict:
         )
     organization = Organization.objects.create(name="Soak Buyers Inc.")
     agreement = TradingAgreement.objects.create(
-        organization=organization, number="SOAK-TA", name="Soak agreement",
-        currency=Currency.objects.get(code="USD"), limit_amount=None, requires_purchase_order=False,
-    )  # fmt: skip
+        organization=organization,
+        number="SOAK-TA",
+        name="Soak agreement",
+        currency=Currency.objects.get(code="USD"),
+        limit_amount=None,
+        requires_purchase_order=False,
+    )
     clients = []
     user_model = get_user_model()
     for n in range(CLIENTS):
@@ -77,8 +81,12 @@ def build_shop() -> dict:
         Customer.objects.create(user=user, organization=organization if in_organization else None)
         token = Token.objects.create(user=user).key
         clients.append({"token": token, "agreement": agreement.number if in_organization else ""})
-    return {"catalogue": catalogue, "agreement": agreement, "clients": clients,
-            "skus": [product.sku for product in catalogue.products]}  # fmt: skip
+    return {
+        "catalogue": catalogue,
+        "agreement": agreement,
+        "clients": clients,
+        "skus": [product.sku for product in catalogue.products],
+    }
 
 
 class Tally:
@@ -151,8 +159,11 @@ def back_office(shop: dict, deadline: float, tally: Tally) -> None:
         while time.monotonic() < deadline:
             try:
                 if rng.random() < RECEIVE_SHARE:
-                    inventory_receive(fulfillment_center=rng.choice(catalogue.centers),
-                                      product=rng.choice(catalogue.products), quantity=rng.randint(1, 3))  # fmt: skip
+                    inventory_receive(
+                        fulfillment_center=rng.choice(catalogue.centers),
+                        product=rng.choice(catalogue.products),
+                        quantity=rng.randint(1, 3),
+                    )
                     tally.back_office["receive"] += 1
                 for name, (step, status) in steps.items():
                     ids = list(Order.objects.filter(status=status).order_by("?").values_list("pk", flat=True)[:3])
@@ -188,8 +199,12 @@ def books(shop: dict) -> dict:
         if charged != expected or credited != (charged if final else 0):
             unbalanced += 1
     orders = Counter(Order.objects.values_list("status", flat=True))
-    return {"stock_drift": len(check.stock_drift), "receipt_drift": len(check.receipt_drift),
-            "unbalanced_orders": unbalanced, "orders": dict(orders)}  # fmt: skip
+    return {
+        "stock_drift": len(check.stock_drift),
+        "receipt_drift": len(check.receipt_drift),
+        "unbalanced_orders": unbalanced,
+        "orders": dict(orders),
+    }
 
 
 def run(seconds: float) -> list[Row]:

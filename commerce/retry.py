@@ -85,8 +85,12 @@ def atomic_with_retry(func: Callable[P, R] | None = None, *, attempts: int = ATT
                             "The service is busy; please try again in a moment.",
                             details={"retry_after_seconds": RETRY_AFTER_SECONDS},
                         ) from exc
-                    logger.info("%s: transient conflict on attempt %d, retrying: %s", function.__qualname__,
-                                attempt, str(exc).splitlines()[0])  # fmt: skip
+                    logger.info(
+                        "%s: transient conflict on attempt %d, retrying: %s",
+                        function.__qualname__,
+                        attempt,
+                        str(exc).splitlines()[0],
+                    )
                     time.sleep(_pause(attempt))
             raise AssertionError("unreachable")  # pragma: no cover
 

@@ -37,8 +37,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 S = OrderStatus
 WORKERS = 8
 OPERATIONS = 14  # per worker, after its first placement
-ADDRESS = {"name": "Load Buyer", "line1": "12 Elm Street", "city": "Springfield", "postal_code": "62701",
-           "country": "US"}  # fmt: skip
+ADDRESS = {
+    "name": "Load Buyer",
+    "line1": "12 Elm Street",
+    "city": "Springfield",
+    "postal_code": "62701",
+    "country": "US",
+}
 
 
 def _token(rng: random.Random) -> str:
@@ -112,8 +117,11 @@ class Worker:
 
     def receive(self) -> None:
         try:
-            inventory_receive(fulfillment_center=self.rng.choice(self.centers),
-                              product=self.rng.choice(self.products), quantity=self.rng.randint(1, 4))  # fmt: skip
+            inventory_receive(
+                fulfillment_center=self.rng.choice(self.centers),
+                product=self.rng.choice(self.products),
+                quantity=self.rng.randint(1, 4),
+            )
             self.statuses["received"] += 1
         except Exception as exc:
             self.failures.append(f"inventory_receive: {exc!r}")
@@ -154,8 +162,17 @@ def test_mixed_load_answers_no_server_error_and_keeps_stock_and_ledgers(load_sho
     for index in range(WORKERS):
         in_organization = index % 2 == 0
         customer = CustomerFactory(organization=organization) if in_organization else CustomerFactory()
-        workers.append(Worker(index, shop, skus=skus, agreement=agreement if in_organization else None,
-                              customer=customer, centers=[shop.east, shop.west], products=shop.products))  # fmt: skip
+        workers.append(
+            Worker(
+                index,
+                shop,
+                skus=skus,
+                agreement=agreement if in_organization else None,
+                customer=customer,
+                centers=[shop.east, shop.west],
+                products=shop.products,
+            )
+        )
     server_errors: list[str] = []
 
     def record(sender, request=None, **kwargs):
