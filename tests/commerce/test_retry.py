@@ -13,7 +13,8 @@ from tests.conftest import client_for
 from tests.factories.commerce import CustomerFactory, ProductFactory
 from tests.factories.orders import OrderFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+POSTGRES = pytest.mark.postgres
+TRANSACTIONAL = pytest.mark.django_db(transaction=True)
 
 
 def opposite_lockers(first: Product, second: Product, *, attempts: int):
@@ -60,6 +61,8 @@ def run_both(calls) -> list[object]:
     return results
 
 
+@POSTGRES
+@TRANSACTIONAL
 def test_a_deadlocked_unit_of_work_runs_again_and_both_finish():
     first, second = ProductFactory(), ProductFactory()
     calls, log = opposite_lockers(first, second, attempts=3)
@@ -74,6 +77,8 @@ def test_a_deadlocked_unit_of_work_runs_again_and_both_finish():
     assert first.name.endswith("by right") and second.name.endswith("by left")
 
 
+@POSTGRES
+@TRANSACTIONAL
 def test_when_the_attempts_run_out_the_unit_raises_temporarily_unavailable(monkeypatch):
     first, second = ProductFactory(), ProductFactory()
     calls, log = opposite_lockers(first, second, attempts=1)
@@ -108,6 +113,8 @@ def test_when_the_attempts_run_out_the_unit_raises_temporarily_unavailable(monke
     }
 
 
+@POSTGRES
+@TRANSACTIONAL
 def test_a_deadlock_outside_a_retried_unit_is_answered_503_too(monkeypatch):
     """The handler's safety net: a raw transient error (here a real one, raised by PostgreSQL) is not a 500."""
     first, second = ProductFactory(), ProductFactory()
@@ -126,7 +133,9 @@ def test_a_deadlock_outside_a_retried_unit_is_answered_503_too(monkeypatch):
     assert response.json()["error"]["code"] == "temporarily_unavailable"
 
 
+@TRANSACTIONAL
 def test_only_transient_errors_are_retried():
+    """On either database: a non-transient error is raised at once, not retried."""
     calls = []
 
     @atomic_with_retry(attempts=3)
