@@ -108,12 +108,16 @@ def inventory_restock(*, fulfillment_center: FulfillmentCenter, product: Product
     """
     if quantity <= 0:
         raise ValidationFailed("quantity: must be a positive whole number.", details={"quantity": ["Must be > 0."]})
-    with transaction.atomic():
-        stock, _ = Stock.objects.select_for_update().get_or_create(
-            fulfillment_center=fulfillment_center, product=product
-        )
-        stock.on_hand += quantity
-        stock.save(update_fields=["on_hand", "updated_at"])
+    return _restock(fulfillment_center=fulfillment_center, product=product, quantity=quantity)
+
+
+@atomic_with_retry
+def _restock(*, fulfillment_center: FulfillmentCenter, product: Product, quantity: int) -> Stock:
+    stock, _ = Stock.objects.select_for_update(no_key=True).get_or_create(
+        fulfillment_center=fulfillment_center, product=product
+    )
+    stock.on_hand += quantity
+    stock.save(update_fields=["on_hand", "updated_at"])
     return stock
 
 

@@ -3,8 +3,8 @@
 Every state change follows one shape: lock the order row (and its items) in a transaction, check the
 transition, apply it, write the event, defer e-mails with ``on_commit``. Gateway calls (through the
 payments services) always happen between transactions, never under a lock. Each transaction takes its
-locks in the product's one order (docs/locking.md: order, its items, spending-limit holders, payments,
-stock rows, receipt lines) and is a unit of work ``atomic_with_retry`` runs again after a deadlock.
+locks in the product's one order (docs/locking.md: order, its own rows and payments, spending-limit
+holders, stock rows, receipt lines) and is a unit of work ``atomic_with_retry`` runs again after a deadlock.
 """
 
 import hashlib
@@ -336,10 +336,10 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
             OrderItem.objects.bulk_create(items)
         else:
             OrderItem.objects.bulk_update(items, ["status", "product_total", "tax", "shipping_charge", "shipping_tax"])
-        # Spending-limit holders, then the order's payments, before stock rows (docs/locking.md).
-        limits.spending_limits_charge(order=order)
+        # The order's payments, then spending-limit holders, before stock rows (docs/locking.md).
         if not new:
             _lock_current_payments(order=order)
+        limits.spending_limits_charge(order=order)
         plan = allocation.allocate_items(items=items, expires_at=expires_at)
         _save_inventory(items)
 
