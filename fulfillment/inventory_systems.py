@@ -133,7 +133,7 @@ class NonAtpInventory(InventorySystem):
         rank = {center.pk: position for position, center in enumerate(centers)}
         # One statement locks every stock row the items could use, in pk order (the order every writer follows).
         rows = list(
-            Stock.objects.select_for_update(of=("self",))
+            Stock.objects.select_for_update(of=("self",), no_key=True)
             .filter(product_id__in={item.product_id for item in wanted}, fulfillment_center__in=list(rank))
             .order_by("pk")
         )
@@ -174,7 +174,7 @@ class NonAtpInventory(InventorySystem):
             back[(row.fulfillment_center_id, row.order_item.product_id)] += row.quantity
         if back:
             stocks = list(
-                Stock.objects.select_for_update()
+                Stock.objects.select_for_update(no_key=True)
                 .filter(product_id__in={product for _, product in back}, fulfillment_center_id__in={c for c, _ in back})
                 .order_by("pk")
             )

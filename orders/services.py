@@ -2,7 +2,9 @@
 
 Every state change follows one shape: lock the order row (and its items) in a transaction, check the
 transition, apply it, write the event, defer e-mails with ``on_commit``. Gateway calls (through the
-payments services) always happen between transactions, never under a lock.
+payments services) always happen between transactions, never under a lock. Each transaction takes its
+locks in the product's one order (docs/locking.md: order, its own rows and payments, spending-limit
+holders, stock rows, receipt lines) and is a unit of work ``atomic_with_retry`` runs again after a deadlock.
 """
 
 import hashlib
@@ -11,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -27,6 +29,7 @@ from commerce.errors import (
 from commerce.models import Currency, Customer, Product, ShipMode, Store
 from commerce.money import quantize_money
 from commerce.notifications import notify
+from commerce.retry import atomic_with_retry
 from fulfillment import allocation
 from fulfillment.inventory_systems import inventory_system_for
 from orders import payment_lifecycle
@@ -37,7 +40,7 @@ from orders.totals import apply_totals
 from payments import services as payments
 from payments.authorization_check import payment_check_authorization
 from payments.errors import PaymentDeclined, PaymentError
-from payments.models import PaymentStatus
+from payments.models import Payment, PaymentStatus
 from payments.payment_systems import payment_system_for
 from payments.policies import PaymentDecision as Decision
 from payments.selectors import payment_current
@@ -100,7 +103,8 @@ def request_fingerprint(payload) -> str:
 
 def _locked(order_id: int, *, skip_locked: bool = False) -> Order | None:
     """Lock and load an order with its items; None when ``skip_locked`` and another worker holds it."""
-    queryset = Order.objects.select_for_update(skip_locked=skip_locked, of=("self",)).select_related(
+    # NO KEY UPDATE: rows written meanwhile that only refer to the order (events, payments) do not wait.
+    queryset = Order.objects.select_for_update(skip_locked=skip_locked, of=("self",), no_key=True).select_related(
         "store", "currency"
     )
     order = queryset.filter(pk=order_id).first()
@@ -108,8 +112,14 @@ def _locked(order_id: int, *, skip_locked: bool = False) -> Order | None:
         if skip_locked:
             return None
         raise NotFound("Order not found.")
-    # Items are locked too: a release or a shipment changes them under the order's lock only.
-    items = OrderItem.objects.select_for_update().filter(order=order).select_related("product").order_by("pk")
+    # Items are locked too: a release or a shipment changes them under the order's lock only. Only the
+    # items: locking the joined product rows would block every placement's foreign-key check on them.
+    items = (
+        OrderItem.objects.select_for_update(of=("self",), no_key=True)
+        .filter(order=order)
+        .select_related("product")
+        .order_by("pk")
+    )
     _cache_items(order, list(items))
     return order
 
@@ -281,16 +291,7 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
         return existing, False
     _validate_placement(data, store)
     try:
-        with transaction.atomic():
-            order, items = _build_order(data, store)
-            payment = _submit(
-                order=order,
-                items=items,
-                payment_method=data.payment_method,
-                payment_token=data.payment_token,
-                acting_user=acting_user,
-                new=True,
-            )
+        order, payment = _place_new(data=data, store=store, acting_user=acting_user)
     except IntegrityError:
         replay = _replay(data)
         if replay is None:
@@ -299,6 +300,21 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
     if order.status != S.PAYMENT_PENDING:
         return order, True  # waiting for approval (W), or for a payment rule's later event (I, B)
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user), True
+
+
+@atomic_with_retry
+def _place_new(*, data: PlacementInput, store: Store, acting_user=None):
+    """Write and submit a new order; a rerun after a deadlock builds it afresh."""
+    order, items = _build_order(data, store)
+    payment = _submit(
+        order=order,
+        items=items,
+        payment_method=data.payment_method,
+        payment_token=data.payment_token,
+        acting_user=acting_user,
+        new=True,
+    )
+    return order, payment
 
 
 def _charges_limits(order: Order, items: Sequence[OrderItem]) -> bool:
@@ -345,7 +361,9 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
             OrderItem.objects.bulk_create(items)
         else:
             OrderItem.objects.bulk_update(items, ["status", "product_total", "tax", "shipping_charge", "shipping_tax"])
-        # Spending-limit rows are locked before stock rows, here as in every other service.
+        # The order's payments, then spending-limit holders, before stock rows (docs/locking.md).
+        if not new:
+            _lock_current_payments(order=order)
         limits.spending_limits_charge(order=order)
         plan = inventory.allocate(items=items, expires_at=expires_at)
         _save_inventory(items)
@@ -377,6 +395,16 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
     return payment
 
 
+def _lock_current_payments(*, order: Order) -> None:
+    """Lock the order's current payment rows (by pk), which ``payment_create`` replaces, ahead of stock."""
+    list(
+        Payment.objects.select_for_update(of=("self",), no_key=True)
+        .filter(order=order, is_current=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _submit_unpaid(order: Order, items: list[OrderItem]) -> None:
     """P or W → I when every item is allocated, else → B: the payment waits for a later event."""
     order.submit_unpaid() if _inventory_target(order) == "authorize" else order.backorder()
@@ -404,14 +432,18 @@ def _placement_extra(order: Order) -> dict:
 
 def order_submit(*, order: Order, payment_method: str, payment_token: str = "", acting_user=None) -> Order:
     """Submit a pending (P) order: limits, allocation, approval or authorization."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        if order.status != S.PENDING:
-            raise InvalidTransition(f"Order {order.number} was already submitted.")
-        items = _items(order)
-        apply_totals(order=order, items=items)
-        payment = _submit(order=order, items=items, payment_method=payment_method, payment_token=payment_token,
-                          acting_user=acting_user)  # fmt: skip
+
+    @atomic_with_retry
+    def submit():
+        locked = _locked(order.pk)
+        if locked.status != S.PENDING:
+            raise InvalidTransition(f"Order {locked.number} was already submitted.")
+        items = _items(locked)
+        apply_totals(order=locked, items=items)
+        return locked, _submit(order=locked, items=items, payment_method=payment_method,
+                               payment_token=payment_token, acting_user=acting_user)  # fmt: skip
+
+    order, payment = submit()
     if order.status != S.PAYMENT_PENDING:
         return order
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -438,33 +470,39 @@ def order_apply_payment_decision(
     *, order_id: int, decision: str, acting_user=None, actor_name: str = "", reason: str = ""
 ) -> Order:
     """Move an order waiting on its payment (W, M, A, B) by the payment's answer; NO cancels it."""
-    with transaction.atomic():
-        order = _locked(order_id)
-        waiting = (S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.PAYMENT_REVIEW, S.BACKORDERED)
-        if decision == Decision.REVIEW:
-            waiting += (S.AUTHORIZED,)  # a reauthorization of an unreleased order held for review: C → A
-        if decision == Decision.NO and not can_proceed(order.cancel):
-            return order
-        if decision != Decision.NO and order.status not in waiting:
-            return order
-        from_status = order.status
-        if decision == Decision.NO:
-            _cancel_locked(order, acting_user=acting_user, actor_name=actor_name,
-                           reason=reason or "Payment declined", notification="payment_declined")  # fmt: skip
-        elif decision == Decision.YES:
-            _transition(order, _inventory_target(order), acting_user=acting_user, actor_name=actor_name,
-                        reason=reason or "Payment authorized")  # fmt: skip
-            if order.status == S.AUTHORIZED and inventory_system_for(order.store).fulfilled_without_shipment:
-                _fulfill_without_shipment(order, acting_user=acting_user, actor_name=actor_name)
-        elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
-            pass
-        else:
-            _transition(order, PAYMENT_TARGETS[decision], acting_user=acting_user, actor_name=actor_name,
-                        reason=reason or f"Payment {decision.lower()}")  # fmt: skip
-        if order.status != from_status:
-            _notify_status(order, from_status)
+    order = _apply_decision(order_id=order_id, decision=decision, acting_user=acting_user, actor_name=actor_name,
+                            reason=reason)  # fmt: skip
     if decision == Decision.NO:
         _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
+    return order
+
+
+@atomic_with_retry
+def _apply_decision(*, order_id: int, decision: str, acting_user, actor_name: str, reason: str) -> Order:
+    order = _locked(order_id)
+    waiting = (S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.PAYMENT_REVIEW, S.BACKORDERED)
+    if decision == Decision.REVIEW:
+        waiting += (S.AUTHORIZED,)  # a reauthorization of an unreleased order held for review: C → A
+    if decision == Decision.NO and not can_proceed(order.cancel):
+        return order
+    if decision != Decision.NO and order.status not in waiting:
+        return order
+    from_status = order.status
+    if decision == Decision.NO:
+        _cancel_locked(order, acting_user=acting_user, actor_name=actor_name,
+                       reason=reason or "Payment declined", notification="payment_declined")  # fmt: skip
+    elif decision == Decision.YES:
+        _transition(order, _inventory_target(order), acting_user=acting_user, actor_name=actor_name,
+                    reason=reason or "Payment authorized")  # fmt: skip
+        if order.status == S.AUTHORIZED and inventory_system_for(order.store).fulfilled_without_shipment:
+            _fulfill_without_shipment(order, acting_user=acting_user, actor_name=actor_name)
+    elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
+        pass
+    else:
+        _transition(order, PAYMENT_TARGETS[decision], acting_user=acting_user, actor_name=actor_name,
+                    reason=reason or f"Payment {decision.lower()}")  # fmt: skip
+    if order.status != from_status:
+        _notify_status(order, from_status)
     return order
 
 
@@ -495,23 +533,31 @@ def _check_approver(order: Order, acting_user) -> None:
 
 def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Approve a W order: allocate again what expired meanwhile, then authorize the payment."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        _check_approver(order, acting_user)
-        if order.status != S.AWAITING_APPROVAL:
-            raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
-        items = _items(order)
-        inventory_system_for(order.store).reallocate(items=items)
+
+    @atomic_with_retry
+    def approve():
+        locked = _locked(order.pk)
+        _check_approver(locked, acting_user)
+        if locked.status != S.AWAITING_APPROVAL:
+            raise InvalidTransition(f"Order {locked.number} is not awaiting approval.",
+                                    details={"status": locked.status})  # fmt: skip
+        items = _items(locked)
+        inventory_system_for(locked.store).reallocate(items=items)
         _save_inventory(items)
-        order.approved_at = timezone.now()
-        payment = payment_current(order=order)
-        if payment is not None and not payment_system_for(order.store).approves_at_submit(
-            store=order.store, method=payment.method
+        locked.approved_at = timezone.now()
+        payment = payment_current(order=locked)
+        if payment is not None and not payment_system_for(locked.store).approves_at_submit(
+            store=locked.store, method=payment.method
         ):
-            target = "submit_unpaid" if _inventory_target(order) == "authorize" else "backorder"
-            _transition(order, target, acting_user=acting_user, reason=reason or "Approved")
-            return order
-        _transition(order, "await_payment", acting_user=acting_user, reason=reason or "Approved")
+            target = "submit_unpaid" if _inventory_target(locked) == "authorize" else "backorder"
+            _transition(locked, target, acting_user=acting_user, reason=reason or "Approved")
+            return locked, None
+        _transition(locked, "await_payment", acting_user=acting_user, reason=reason or "Approved")
+        return locked, payment
+
+    order, payment = approve()
+    if order.status != S.PAYMENT_PENDING:
+        return order  # a payment rule approving later: the order waits unpaid (I or B)
     if payment is None:
         raise ValidationFailed(f"Order {order.number} has no payment to authorize.")
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -519,17 +565,22 @@ def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
 
 def order_reject(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Reject a W order: give its stock and spending-limit charges back (W → N)."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        _check_approver(order, acting_user)
-        items = _items(order)
-        if order.status != S.AWAITING_APPROVAL:
-            raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
-        inventory_system_for(order.store).deallocate(items=items)
-        _save_inventory(items)
-        limits.spending_limits_credit(order=order, reason=reason or "Approval denied")
-        _transition(order, "reject", acting_user=acting_user, reason=reason, method_kwargs={"reason": reason})
-        notify("approval_rejected", order_id=order.pk, context={"reason": reason})
+    return _reject(order_id=order.pk, acting_user=acting_user, reason=reason)
+
+
+@atomic_with_retry
+def _reject(*, order_id: int, acting_user, reason: str) -> Order:
+    order = _locked(order_id)
+    _check_approver(order, acting_user)
+    items = _items(order)
+    if order.status != S.AWAITING_APPROVAL:
+        raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
+    # Lock order: spending-limit holders before stock rows (docs/locking.md).
+    limits.spending_limits_credit(order=order, reason=reason or "Approval denied")
+    inventory_system_for(order.store).deallocate(items=items)
+    _save_inventory(items)
+    _transition(order, "reject", acting_user=acting_user, reason=reason, method_kwargs={"reason": reason})
+    notify("approval_rejected", order_id=order.pk, context={"reason": reason})
     return order
 
 
@@ -591,9 +642,10 @@ def _cancel_locked(order: Order, *, acting_user=None, actor_name: str = "", reas
             details={"order": order.number, "status": order.status},
         )
     items = _items(order)
+    # Lock order: spending-limit holders before stock rows (docs/locking.md), as placing charges them.
+    limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
     inventory_system_for(order.store).deallocate(items=items)
     _save_inventory(items)
-    limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
     _transition(order, "cancel", acting_user=acting_user, actor_name=actor_name, reason=reason,
                 extra={"notification": notification}, method_kwargs={"reason": reason})  # fmt: skip
     context = {"reason": reason, "job_name": actor_name}
@@ -624,11 +676,16 @@ def _cancel_payment(order: Order, *, acting_user=None, actor_name: str = "") -> 
 def order_cancel(*, order: Order, acting_user=None, actor_name: str = "", reason: str = "",
                  notification: str = "order_cancelled") -> Order:  # fmt: skip
     """Cancel an order while none of its items is released; void or refund its payment."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        _cancel_locked(order, acting_user=acting_user, actor_name=actor_name, reason=reason,
-                       notification=notification)  # fmt: skip
+    order = _cancel(order_id=order.pk, acting_user=acting_user, actor_name=actor_name, reason=reason,
+                    notification=notification)  # fmt: skip
     _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
+    return order
+
+
+@atomic_with_retry
+def _cancel(*, order_id: int, acting_user, actor_name: str, reason: str, notification: str) -> Order:
+    order = _locked(order_id)
+    _cancel_locked(order, acting_user=acting_user, actor_name=actor_name, reason=reason, notification=notification)
     return order
 
 
@@ -692,32 +749,39 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         order_apply_payment_decision(order_id=order.pk, decision=decision, acting_user=acting_user,
                                      actor_name=actor_name, reason="Reauthorization needs review")  # fmt: skip
         return outcome.SKIPPED
-    with transaction.atomic():
-        order = _locked(order_id, skip_locked=True)
-        if order is None:
-            return outcome.SKIPPED
+
+    @atomic_with_retry
+    def release() -> tuple[Order | None, bool]:
+        locked = _locked(order_id, skip_locked=True)
+        if locked is None:
+            return None, False
         releasable = (S.AUTHORIZED, S.BACKORDERED, S.SUBMITTED)
         ready = [
             item
-            for item in _items(order)
+            for item in _items(locked)
             if item.status in releasable and item.inventory_status == InventoryStatus.ALLOCATED
         ]
-        if order.status in releasable and ready:
-            inventory = inventory_system_for(order.store)
-            releases = inventory.release(order=order, items=ready, acting_user=acting_user, actor_name=actor_name)
-            numbers = [release.number for release in releases]
-            order.payment_check_due = False
-            if can_proceed(order.release):
-                _transition(
-                    order, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers}
-                )
-                if inventory.fulfilled_without_shipment:
-                    _fulfill_without_shipment(order, acting_user=acting_user, actor_name=actor_name)
-            else:
-                order_event_record(order=order, kind=OrderEvent.Kind.FULFILLMENT, acting_user=acting_user,
-                                   actor_name=actor_name, message=f"Partly released: {', '.join(numbers)}",
-                                   extra={"releases": numbers})  # fmt: skip
-            return outcome.SUCCEEDED
+        if locked.status not in releasable or not ready:
+            return locked, False
+        inventory = inventory_system_for(locked.store)
+        releases = inventory.release(order=locked, items=ready, acting_user=acting_user, actor_name=actor_name)
+        numbers = [release.number for release in releases]
+        locked.payment_check_due = False
+        if can_proceed(locked.release):
+            _transition(locked, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers})
+            if inventory.fulfilled_without_shipment:
+                _fulfill_without_shipment(locked, acting_user=acting_user, actor_name=actor_name)
+        else:
+            order_event_record(order=locked, kind=OrderEvent.Kind.FULFILLMENT, acting_user=acting_user,
+                               actor_name=actor_name, message=f"Partly released: {', '.join(numbers)}",
+                               extra={"releases": numbers})  # fmt: skip
+        return locked, True
+
+    order, released = release()
+    if order is None:
+        return outcome.SKIPPED
+    if released:
+        return outcome.SUCCEEDED
     if order.status == S.CANCELLED:
         # Cancelled while its payment was being checked: an authorization made meanwhile must not hold money.
         _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
@@ -749,10 +813,12 @@ def order_sync_payment(*, order_id: int, actor_name: str = "sync_pending_payment
 def order_process_backorder(*, order_id: int, actor_name: str = "process_backorders"):
     """Allocate a backorder from new stock; once all of it is, reauthorize the full amount (B → C or A)."""
     outcome = _job_outcome()
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def fill() -> Order | None:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status != S.BACKORDERED:
-            return outcome.SKIPPED
+            return None
         waiting = [
             item
             for item in _items(order)
@@ -760,6 +826,9 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             and item.inventory_status in (InventoryStatus.BACKORDERED, InventoryStatus.NOT_ALLOCATED)
         ]
         if waiting:
+            # Stock rows, then receipt lines, every one this step touches, before any is changed: giving
+            # the promises back only needs the lines, but taking stock after them would invert the order.
+            allocation.inventory_lock(items=waiting)
             from_stock = allocation.stock_allocated_quantities(items=waiting)
             # Receipt promises are given back and taken again under the same locks: stock covers what it
             # can now, the rest is promised against the receipts still open.
@@ -767,7 +836,7 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             allocation.allocate_items(items=waiting, already=from_stock)
             _save_inventory(waiting)
         if _inventory_target(order) != "authorize":
-            return outcome.SKIPPED
+            return None
         order_event_record(order=order, kind=OrderEvent.Kind.INVENTORY, actor_name=actor_name,
                            message="Every item is now allocated from stock")  # fmt: skip
         payment = payment_current(order=order)
@@ -775,7 +844,14 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             store=order.store, method=payment.method
         ):
             _transition(order, "submit_unpaid", actor_name=actor_name, reason="Backorder filled")
-            return outcome.SUCCEEDED
+        return order, payment
+
+    filled = fill()
+    if filled is None:
+        return outcome.SKIPPED
+    order, payment = filled
+    if order.status == S.SUBMITTED:
+        return outcome.SUCCEEDED  # a payment rule approving later: B → I, the release approves
     # Check first: a still-valid authorization for the same amount is kept (DESIGN section 16).
     decision = payment_check_authorization(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
@@ -836,16 +912,20 @@ def order_deposit(*, order_id: int, actor_name: str = "balance_payment"):
         raise PaymentError(
             f"Captured {payment.captured_amount} of {to_deposit} {order.currency_id} for {order.number}."
         )
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def deposit() -> bool:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status != S.SHIPPED:
-            return outcome.SKIPPED
+            return False
         _transition(order, "deposit", actor_name=actor_name, extra={"captured": str(payment.captured_amount)})
         items = [item for item in _items(order) if can_proceed(item.deposit)]
         for item in items:
             item.deposit()
         OrderItem.objects.bulk_update(items, ["status"])
-    return outcome.SUCCEEDED
+        return True
+
+    return outcome.SUCCEEDED if deposit() else outcome.SKIPPED
 
 
 def order_payment_cleanup(*, order_id: int, actor_name: str = "payment_cleanup"):
@@ -869,10 +949,12 @@ def order_release_expired_allocations(*, order_id: int, actor_name: str = "relea
     from fulfillment.models import Allocation
 
     outcome = _job_outcome()
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def expire() -> bool:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status not in (S.PENDING, S.AWAITING_APPROVAL, S.APPROVAL_DENIED):
-            return outcome.SKIPPED
+            return False
         expired_item_ids = set(
             Allocation.objects.filter(order_item__order=order, expires_at__lt=timezone.now()).values_list(
                 "order_item_id", flat=True
@@ -880,10 +962,12 @@ def order_release_expired_allocations(*, order_id: int, actor_name: str = "relea
         )
         items = [item for item in _items(order) if item.pk in expired_item_ids]
         if not items:
-            return outcome.SKIPPED
+            return False
         released = allocation.deallocate_items(items=items)
         _save_inventory(items)
         order_event_record(order=order, kind=OrderEvent.Kind.INVENTORY, actor_name=actor_name,
                            message=f"Allocation expired: {released} allocations released",
                            extra={"items": [item.sku for item in items]})  # fmt: skip
-    return outcome.SUCCEEDED
+        return True
+
+    return outcome.SUCCEEDED if expire() else outcome.SKIPPED
