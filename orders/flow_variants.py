@@ -176,6 +176,26 @@ def _release_for_shipping(order: Order, *, acting_user=None) -> tuple[Order, lis
     return order, list(Release.objects.filter(order=order, status=Release.Status.READY).order_by("pk"))
 
 
+def _reserve_before_shipping(order: Order, *, acting_user=None) -> None:
+    """The reserve event of a submitted (I) order shipped from the order: approve first, outside any lock."""
+    from orders.services import order_cancel
+
+    order = _load(order.pk)
+    if order is None or order.status != S.SUBMITTED:
+        return
+    decision = order_reserve_decision(order=order, payment=payment_current(order=order))
+    if decision == Decision.NO:
+        order_cancel(order=order, acting_user=acting_user, reason="The payment was declined at reservation.",
+                     notification="order_cancelled_by_job")  # fmt: skip
+        raise InvalidTransition(f"Order {order.number} was cancelled: its payment was declined at reservation.",
+                                details={"order": order.number, "status": S.CANCELLED})  # fmt: skip
+    if decision != Decision.YES:
+        raise InvalidTransition(
+            f"Order {order.number} waits for its payment's approval ({decision.lower()}); ship it afterwards.",
+            details={"order": order.number, "decision": str(decision)},
+        )
+
+
 def _by_release(releases: list, items: list[tuple[OrderItem | int, int]] | None) -> dict:
     """Split the wanted (item, quantity) pairs by the release holding each item; None: all of each."""
     from fulfillment.models import ReleaseItem
@@ -201,6 +221,7 @@ def order_packages_create(*, order: Order, carrier: str, tracking_number: str,
     """Pack a non-ATP order for shipment without a pick batch: one package per center; confirm each after."""
     from fulfillment.shipping import package_create
 
+    _reserve_before_shipping(order, acting_user=acting_user)
     with transaction.atomic():
         order, releases = _release_for_shipping(order, acting_user=acting_user)
         if not releases:

@@ -334,3 +334,45 @@ def test_order_packages_refuse_an_order_with_nothing_left_to_pack(as_user, demo)
 
     assert again.status_code == 409
     assert load(number).status == "S"
+
+
+def test_non_atp_with_payment_rules_approves_at_shipment_and_deposits_it(
+    as_user, demo, django_capture_on_commit_callbacks
+):
+    from commerce.models import Store
+
+    Store.objects.filter(code="demo-nonatp").update(
+        payment_system="payment_rules", payment_rules={"bill_me": "approve_on_reservation"}
+    )
+    number = place(as_user("alice"), ("DEMO-MUG", 4), method="bill_me", token="", store="demo-nonatp").json()["number"]
+    assert load(number).status == "I"
+    assert on_hand("DEMO-MUG") == 46
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = warehouse().post(
+            f"/api/v1/backoffice/orders/{number}/shipments/", {"carrier": "DHL", "tracking_number": "J9"}, format="json"
+        )
+
+    assert response.json()["status"] == "S"
+    order = load(number)
+    payment = payment_current(order=order)
+    assert (payment.status, payment.captured_amount) == ("deposited", order.grand_total)
+    assert "succeeded=1" in run("order_close")
+    assert load(number).status == "D"
+
+
+def test_a_return_of_a_non_atp_order_carries_its_store(as_user, demo):
+    client = as_user("alice")
+    number = place(client, ("DEMO-CAP", 2), store="demo-nonatp").json()["number"]
+    warehouse().post(
+        f"/api/v1/backoffice/orders/{number}/shipments/", {"carrier": "DHL", "tracking_number": "J1"}, format="json"
+    )
+
+    response = client.post(
+        f"/api/v1/orders/{number}/returns/",
+        {"items": [{"sku": "DEMO-CAP", "quantity": 1, "reason": "not_needed"}]},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    assert (response.json()["order"], response.json()["store"]) == (number, "demo-nonatp")
