@@ -35,6 +35,7 @@ from orders.models import Order, OrderEvent, OrderItem, OrderStatus, Promotion
 from orders.returns.admin import OrderReturnInline, return_queue_panel
 from orders.selectors import order_deposits, orders_in_payment_review_after_release, status_counts
 from payments.admin import OrderPaymentInline
+from payments.payment_systems import payment_system_for
 from spending_limits.admin import ORDER_LEDGER_INLINES
 
 S = OrderStatus
@@ -352,6 +353,8 @@ class OrderAdmin(ModelAdmin):
 
     @admin.display(description="deposits per release")
     def deposits(self, order: Order) -> str:
+        if not payment_system_for(order.store).deposits_per_release:
+            return "The whole order, once shipped (balance_payment)."
         rows = order_deposits(order=order)
         if not rows:
             return "—"

@@ -28,6 +28,7 @@ from payments.errors import PaymentError
 from payments.models import PaymentStatus
 from payments.payment_systems import APPROVE, payment_system_for
 from payments.policies import PaymentDecision as Decision
+from payments.policies import decision_for_status
 from payments.selectors import payment_current
 
 logger = logging.getLogger(__name__)
@@ -54,9 +55,11 @@ def order_reserve_decision(*, order: Order, payment) -> str:
     if payment is None:
         return Decision.NO
     rule = payment_system_for(order.store).rule(store=order.store, method=payment.method)
-    if rule.reserve == APPROVE:
-        return payments.payment_authorize(payment=payment)
-    return Decision.YES
+    if rule.reserve != APPROVE:
+        return Decision.YES
+    if payment.status != PaymentStatus.NEW:
+        return decision_for_status(payment.status)  # asked already: its answer stands
+    return payments.payment_authorize(payment=payment)
 
 
 def order_shipped_amount(*, order: Order) -> Decimal:
@@ -250,6 +253,7 @@ def order_shipment_report(
     """An external fulfillment system shipped (part of) a non-ATP order: pack and confirm in one go."""
     from fulfillment.shipping import package_confirm_shipment
 
+    _reserve_before_shipping(order, acting_user=acting_user)
     with transaction.atomic():
         packages = order_packages_create(order=order, carrier=carrier, tracking_number=tracking_number, items=items,
                                          acting_user=acting_user)  # fmt: skip

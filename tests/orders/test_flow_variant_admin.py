@@ -29,12 +29,15 @@ def test_the_order_list_counts_and_colours_status_i(as_user, demo):
 
 
 def test_the_order_page_shows_the_variant_and_a_non_atp_order_ships_from_its_form(as_user, demo):
+    Store.objects.filter(code="demo-nonatp").update(
+        payment_system="payment_rules", payment_rules={"card": "early_approval"}
+    )
     number = place(as_user("alice"), ("DEMO-CAP", 2), store="demo-nonatp").json()["number"]
     order = Order.objects.get(number=number)
     warehouse = admin_client("warehouse")
 
     page = warehouse.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
-    assert "inventory non_atp · payments commerce_payments" in page
+    assert "inventory non_atp · payments payment_rules (card: early_approval)" in page
     assert f"/admin/orders/order/{order.pk}/ship/" in page
 
     response = warehouse.post(
