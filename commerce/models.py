@@ -114,6 +114,9 @@ class Store(models.Model):
     default_ship_mode = models.CharField(max_length=16, choices=ShipMode.choices, default=ShipMode.STANDARD)
     paper_size = models.CharField(max_length=8, choices=PaperSize.choices, default=PaperSize.A4)
     packing_slip_note = models.TextField(blank=True)
+    webhook_event_types = models.JSONField(
+        default=list, blank=True, editable=False, help_text="Event types some active webhook endpoint wants."
+    )
 
     class Meta:
         ordering = ["code"]

@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from commerce.api.fields import MoneyField
 from commerce.api.permissions import staff_with
 from commerce.models import MONEY
 from fulfillment.models import Package, Release, WeightUnit
@@ -48,7 +49,7 @@ class PackageSerializer(serializers.Serializer):
     tracking_number = serializers.CharField()
     weight = serializers.DecimalField(max_digits=10, decimal_places=3, allow_null=True)
     weight_unit = serializers.CharField()
-    shipping_cost = serializers.DecimalField(**MONEY, allow_null=True)
+    shipping_cost = MoneyField(allow_null=True)
     currency = serializers.CharField(source="currency_id", allow_null=True)
     items = PackageItemSerializer(many=True)
     created_at = serializers.DateTimeField()

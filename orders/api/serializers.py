@@ -1,22 +1,17 @@
 """The order contract of DESIGN section 11: placement input, order output."""
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from commerce.api.fields import MoneyField
 from commerce.models import Currency, Product, ShipMode
-from commerce.money import quantize_money
-from orders.models import Order
+from orders.models import InventoryStatus, Order, OrderStatus
 from orders.services import AddressInput, ItemInput
 from spending_limits.models import TradingAgreement
 
 MAX_ITEMS = 100
 MAX_QUANTITY = 10_000
-
-
-def money(value, currency) -> str:
-    return str(quantize_money(value, currency))
 
 
 class PlaceItemSerializer(serializers.Serializer):
@@ -108,34 +103,30 @@ class ItemSerializer(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
     quantity = serializers.IntegerField()
-    unit_price = serializers.SerializerMethodField()
-    status = serializers.CharField()
-    inventory_status = serializers.CharField()
+    unit_price = MoneyField(currency="order.currency")
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    inventory_status = serializers.ChoiceField(choices=InventoryStatus.choices)
     estimated_available_at = serializers.DateField(allow_null=True)
     trading_agreement = serializers.SerializerMethodField()
 
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_unit_price(self, item) -> str:
-        return money(item.unit_price, item.order.currency)
-
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_trading_agreement(self, item) -> str | None:
         return item.trading_agreement.number if item.trading_agreement_id else None
 
 
 class TotalsSerializer(serializers.Serializer):
-    product = serializers.CharField()
-    tax = serializers.CharField()
-    shipping = serializers.CharField()
-    shipping_tax = serializers.CharField()
-    adjustment = serializers.CharField()
-    grand_total = serializers.CharField()
+    product = MoneyField(source="product_total")
+    tax = MoneyField(source="tax_total")
+    shipping = MoneyField(source="shipping_total")
+    shipping_tax = MoneyField(source="shipping_tax_total")
+    adjustment = MoneyField(source="adjustment_total")
+    grand_total = MoneyField()
 
 
 class PaymentSummarySerializer(serializers.Serializer):
     method = serializers.CharField()
     status = serializers.CharField()
-    approved_amount = serializers.CharField(allow_null=True)
+    approved_amount = MoneyField(currency="order.currency", allow_null=True)
 
 
 class ShipmentSerializer(serializers.Serializer):
@@ -146,8 +137,8 @@ class ShipmentSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.Serializer):
-    from_status = serializers.CharField()
-    to_status = serializers.CharField()
+    from_status = serializers.ChoiceField(choices=OrderStatus.choices, allow_blank=True)
+    to_status = serializers.ChoiceField(choices=OrderStatus.choices, allow_blank=True)
     message = serializers.CharField()
     reason = serializers.CharField()
     actor = serializers.CharField(source="actor_name")
@@ -156,7 +147,7 @@ class EventSerializer(serializers.Serializer):
 
 class OrderSerializer(serializers.Serializer):
     number = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
     status_display = serializers.CharField(source="get_status_display")
     currency = serializers.CharField(source="currency_id")
     ship_mode = serializers.CharField()
@@ -167,32 +158,19 @@ class OrderSerializer(serializers.Serializer):
     shipments = serializers.SerializerMethodField()
     shipping_address = serializers.SerializerMethodField()
     placed_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
     events = EventSerializer(many=True)
 
     @extend_schema_field(TotalsSerializer)
     def get_totals(self, order: Order) -> dict:
-        currency = order.currency
-        return {
-            "product": money(order.product_total, currency),
-            "tax": money(order.tax_total, currency),
-            "shipping": money(order.shipping_total, currency),
-            "shipping_tax": money(order.shipping_tax_total, currency),
-            "adjustment": money(order.adjustment_total, currency),
-            "grand_total": money(order.grand_total, currency),
-        }
+        return TotalsSerializer(order).data
 
     @extend_schema_field(PaymentSummarySerializer(allow_null=True))
     def get_payment(self, order: Order) -> dict | None:
         payments = sorted(order.payments.all(), key=lambda p: p.pk)
         if not payments:
             return None
-        payment = payments[-1]
-        approved = payment.approved_amount
-        return {
-            "method": payment.method,
-            "status": payment.status,
-            "approved_amount": money(approved, order.currency) if approved is not None else None,
-        }
+        return PaymentSummarySerializer(payments[-1]).data
 
     @extend_schema_field(ShipmentSerializer(many=True))
     def get_shipments(self, order: Order) -> list[dict]:

@@ -1,20 +1,31 @@
 """Storefront order API and back-office order actions (DESIGN section 11)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+import hashlib
+import json
+
+from django.utils.dateparse import parse_datetime
+from django.utils.http import parse_etags
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from commerce.api.exceptions import error_body
 from commerce.api.permissions import staff_with
 from commerce.errors import ValidationFailed
 from orders import selectors, services
+from orders.api.idempotency import placement_response_record, placement_response_replay
 from orders.api.serializers import OrderSerializer, PlaceOrderSerializer, ReasonSerializer, RequiredReasonSerializer
 from orders.models import OrderStatus
 from payments.errors import PaymentDeclined
 
 IDEMPOTENCY_KEY_MAX = 255
+REPLAYED_HEADER = "Idempotent-Replayed"
+# Where a payment is authorized and a decline answers 402.
+AUTHORIZES = {"post": (402,)}
 
 
 def customer_of(request):
@@ -34,11 +45,44 @@ def _reason(request, *, required: bool = False) -> str:
     return serializer.validated_data["reason"]
 
 
+def _updated_since(request):
+    text = request.query_params.get("updated_since")
+    if not text:
+        return None
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationFailed(
+            "updated_since: use an ISO 8601 date and time with its offset, e.g. 2026-01-31T12:00:00Z.",
+            details={"updated_since": ["Not a date and time with an offset."]},
+        )
+    return moment
+
+
+def etag_of(data) -> str:
+    """A strong ETag of a response body: equal bodies, equal tags."""
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
 class OrderListCreateView(APIView):
     """The customer's orders; placing an order."""
 
+    pagination_class = PageNumberPagination
+    error_statuses = AUTHORIZES
+
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=OrderStatus.values, required=False)],
+        parameters=[
+            OpenApiParameter("status", str, enum=OrderStatus.values, required=False),
+            OpenApiParameter(
+                "updated_since",
+                OpenApiTypes.DATETIME,
+                required=False,
+                description="Only orders changed at or after this time, oldest change first (incremental sync).",
+            ),
+        ],
         responses=OrderSerializer(many=True),
     )
     def get(self, request):
@@ -47,15 +91,26 @@ class OrderListCreateView(APIView):
             raise ValidationFailed(
                 f"status: must be one of {', '.join(OrderStatus.values)}.", details={"status": ["Unknown status."]}
             )
-        paginator = PageNumberPagination()
-        orders = selectors.orders_for_customer(customer=customer_of(request), status=status_filter)
+        paginator = self.pagination_class()
+        orders = selectors.orders_for_customer(
+            customer=customer_of(request), status=status_filter, updated_since=_updated_since(request)
+        )
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(OrderSerializer(page, many=True).data)
 
     @extend_schema(
         request=PlaceOrderSerializer,
         responses={201: OrderSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="A retry with the same key and body answers the first answer again (status and "
+                "body) with the header Idempotent-Replayed: true; another body with the key is a 409.",
+            )
+        ],
     )
     def post(self, request):
         customer = customer_of(request)
@@ -81,17 +136,44 @@ class OrderListCreateView(APIView):
             idempotency_key=key,
             fingerprint=services.request_fingerprint(request.data) if key else "",
         )
-        order, created = services.order_place(data=placement, acting_user=request.user)
-        if not created and order.status == OrderStatus.CANCELLED and order.payments.filter(status="declined").exists():
-            raise PaymentDeclined("The payment was declined.", details={"order": order.number, "status": order.status})
-        return Response(_fresh(order), status=status.HTTP_201_CREATED)
+        try:
+            order, created = services.order_place(data=placement, acting_user=request.user)
+        except PaymentDeclined as exc:
+            if key and exc.details.get("order"):
+                placement_response_record(order_number=exc.details["order"], customer=customer,
+                                          status_code=exc.status_code,
+                                          body=error_body(exc.code, exc.message, exc.details))  # fmt: skip
+            raise
+        if not created:
+            status_code, body = placement_response_replay(order=order, current_body=lambda: _fresh(order))
+            return Response(body, status=status_code, headers={REPLAYED_HEADER: "true"})
+        body = _fresh(order)
+        if key:
+            placement_response_record(order_number=order.number, customer=customer, status_code=201, body=body)
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class OrderDetailView(APIView):
-    @extend_schema(responses=OrderSerializer)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="The ETag of a copy the client holds: 304 while the order is unchanged.",
+            )
+        ],
+        responses={200: OrderSerializer, 304: OpenApiResponse(description="Not modified since the given ETag.")},
+    )
     def get(self, request, number: str):
         order = selectors.order_for_customer(customer=customer_of(request), number=number)
-        return Response(OrderSerializer(order).data)
+        data = OrderSerializer(order).data
+        etag = etag_of(data)
+        held = parse_etags(request.headers.get("If-None-Match", ""))
+        if etag in held or "*" in held:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(data, headers={"ETag": etag})
 
 
 class OrderCancelView(APIView):
@@ -107,14 +189,18 @@ class OrderCancelView(APIView):
 class ApprovalListView(APIView):
     """Orders of the caller's organization waiting for the caller's approval."""
 
+    pagination_class = PageNumberPagination
+
     @extend_schema(responses=OrderSerializer(many=True))
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.orders_awaiting_approval(user=request.user), request, view=self)
         return paginator.get_paginated_response(OrderSerializer(page, many=True).data)
 
 
 class OrderApproveView(APIView):
+    error_statuses = AUTHORIZES
+
     @extend_schema(request=ReasonSerializer, responses=OrderSerializer)
     def post(self, request, number: str):
         order = selectors.order_for_approver(user=request.user, number=number)
@@ -135,6 +221,7 @@ def backoffice_action(permission: str, service, *, reason_required: bool = False
 
     class BackofficeOrderAction(APIView):
         permission_classes = [staff_with(permission)]
+        error_statuses = AUTHORIZES
 
         @extend_schema(request=RequiredReasonSerializer if reason_required else ReasonSerializer,
                        responses=OrderSerializer)  # fmt: skip
