@@ -45,10 +45,10 @@ def _claim(delivery_id: int, *, force: bool) -> tuple[WebhookDelivery, int] | No
             .filter(pk=delivery_id)
             .first()
         )
-        if delivery is None or delivery.status == WebhookDelivery.Status.SUCCEEDED:
+        if delivery is None:
             return None
         if not force:
-            if delivery.status == WebhookDelivery.Status.FAILED:
+            if delivery.status in (WebhookDelivery.Status.SUCCEEDED, WebhookDelivery.Status.FAILED):
                 return None
             # The first attempt goes at once; a retry (or a second copy of a task) waits for its time.
             if delivery.attempts and delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
