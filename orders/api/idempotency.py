@@ -9,6 +9,8 @@ from typing import Any
 
 from commerce.api.exceptions import error_body
 from orders.models import Order, OrderStatus
+from payments.gateways.base import Outcome
+from payments.models import PaymentTransaction, TransactionKind
 
 
 def placement_response_record(*, order_number: str, customer, status_code: int, body: dict[str, Any]) -> None:
@@ -26,7 +28,10 @@ def placement_response_replay(*, order: Order, current_body) -> tuple[int, dict[
     stored = Order.objects.filter(pk=order.pk).values_list("placement_response", flat=True).first()
     if stored:
         return stored["status"], stored["body"]
-    if order.status == OrderStatus.CANCELLED and order.payments.filter(status="declined").exists():
+    declined = PaymentTransaction.objects.filter(
+        payment__order=order, kind=TransactionKind.AUTHORIZE, outcome=Outcome.DECLINED
+    )
+    if order.status == OrderStatus.CANCELLED and declined.exists():
         return 402, error_body(
             "payment_declined", "The payment was declined.", {"order": order.number, "status": order.status}
         )
