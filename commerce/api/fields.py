@@ -43,6 +43,15 @@ class MoneyField(serializers.Field):
         return str(quantize_money(amount, currency))
 
 
+class TextField(serializers.CharField):
+    """A text input that must be a JSON string: ``0`` or ``true`` where text is expected is refused."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class KeyRelatedField(serializers.SlugRelatedField):
     """A related object named by its natural key (a code, a SKU) in a request body.
 

@@ -88,6 +88,17 @@ class AutoSchema(SpectacularAutoSchema):
             action = METHOD_ACTIONS.get(method, method)
         return "_".join(tokens + ([action] if action else []))
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            # A nested list's bounds, which drf-spectacular leaves out: [] is refused where it is.
+            minimum = field.min_length if field.min_length is not None else (0 if field.allow_empty else 1)
+            if minimum:
+                schema["minItems"] = minimum
+            if field.max_length is not None:
+                schema["maxItems"] = field.max_length
+        return schema
+
     def _error_statuses(self) -> list[str]:
         statuses = {"400"}
         if self.view.get_permissions() or self.view.get_authenticators():

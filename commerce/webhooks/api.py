@@ -1,10 +1,11 @@
 """Back-office API of webhook endpoints: ``/api/v1/backoffice/webhooks/``."""
 
+from django.db import models
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.permissions import BasePermission
 
-from commerce.api.fields import KeyRelatedField
+from commerce.api.fields import KeyRelatedField, TextField
 from commerce.models import Store
 from commerce.webhooks.models import EventType, WebhookEndpoint
 
@@ -30,8 +31,12 @@ class WebhookPermission(BasePermission):
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
     store = KeyRelatedField(slug_field="code", queryset=Store.objects.all(), help_text="Store code.")
-    event_types = serializers.ListField(child=serializers.ChoiceField(choices=EventType.choices), allow_empty=False)
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventType.choices), allow_empty=False, min_length=1
+    )
     url = serializers.URLField(max_length=500)
+
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping, models.CharField: TextField}
 
     class Meta:
         model = WebhookEndpoint

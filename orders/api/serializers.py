@@ -4,7 +4,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from commerce.api.fields import MoneyField
+from commerce.api.fields import MoneyField, TextField
 from commerce.models import Currency, Product, ShipMode
 from orders.models import InventoryStatus, Order, OrderStatus
 from orders.services import AddressInput, ItemInput
@@ -15,14 +15,14 @@ MAX_QUANTITY = 10_000
 
 
 class PlaceItemSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
+    sku = TextField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-    trading_agreement = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    trading_agreement = TextField(max_length=32, required=False, allow_blank=True)
 
 
 class PaymentInputSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=[])
-    token = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    token = TextField(max_length=128, required=False, allow_blank=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -36,25 +36,25 @@ class PaymentInputSerializer(serializers.Serializer):
 
 
 class AddressSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=128)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    city = serializers.CharField(max_length=100)
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    postal_code = serializers.CharField(max_length=20)
+    name = TextField(max_length=128)
+    line1 = TextField(max_length=200)
+    line2 = TextField(max_length=200, required=False, allow_blank=True)
+    city = TextField(max_length=100)
+    region = TextField(max_length=100, required=False, allow_blank=True)
+    postal_code = TextField(max_length=20)
     country = serializers.RegexField(
         r"^[A-Za-z]{2}$", error_messages={"invalid": "Use the two-letter ISO country code, e.g. US."}
     )
 
 
 class PlaceOrderSerializer(serializers.Serializer):
-    items = PlaceItemSerializer(many=True, allow_empty=False, max_length=MAX_ITEMS)
+    items = PlaceItemSerializer(many=True, allow_empty=False, min_length=1, max_length=MAX_ITEMS)
     payment = PaymentInputSerializer()
     shipping_address = AddressSerializer()
     ship_mode = serializers.ChoiceField(choices=ShipMode.choices, required=False)
-    purchase_order_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    currency = serializers.CharField(max_length=3, required=False)
-    shipping_note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    purchase_order_number = TextField(max_length=64, required=False, allow_blank=True)
+    currency = TextField(max_length=3, required=False)
+    shipping_note = TextField(max_length=500, required=False, allow_blank=True)
 
     def validate_currency(self, value: str) -> str:
         code = value.upper()
@@ -192,8 +192,8 @@ class OrderSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    reason = TextField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class RequiredReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=1000)
+    reason = TextField(max_length=1000)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from datetime import UTC
 
 from django.utils.dateparse import parse_datetime
 from django.utils.http import parse_etags
@@ -46,14 +47,16 @@ def _reason(request, *, required: bool = False) -> str:
 
 
 def _updated_since(request):
-    text = request.query_params.get("updated_since")
-    if not text:
+    if "updated_since" not in request.query_params:
         return None
+    text = request.query_params["updated_since"]
     try:
         moment = parse_datetime(text)
-    except ValueError:
+        # In UTC: the database refuses some offsets a parser takes (+17:59).
+        moment = moment.astimezone(UTC) if moment is not None and moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None:
         raise ValidationFailed(
             "updated_since: use an ISO 8601 date and time with its offset, e.g. 2026-01-31T12:00:00Z.",
             details={"updated_since": ["Not a date and time with an offset."]},
