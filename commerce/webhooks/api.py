@@ -6,6 +6,7 @@ from rest_framework import generics, serializers
 from rest_framework.permissions import BasePermission
 
 from commerce.api.fields import KeyRelatedField, TextField
+from commerce.api.permissions import staff_with
 from commerce.models import Store
 from commerce.webhooks.models import EventType, WebhookEndpoint
 
@@ -20,13 +21,15 @@ METHOD_PERMISSIONS = {
 }
 
 
-class WebhookPermission(BasePermission):
-    """Staff with the model permission of the method (view, add, change, delete)."""
+class WebhookMethodPermission(BasePermission):
+    """Besides seeing endpoints, the model permission of the method (add, change, delete)."""
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
         permission = METHOD_PERMISSIONS.get(request.method)
-        return bool(user and user.is_authenticated and user.is_staff and permission and user.has_perm(permission))
+        return bool(permission and request.user.has_perm(permission))
+
+
+PERMISSIONS = [staff_with("webhooks.view_webhookendpoint"), WebhookMethodPermission]
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -51,7 +54,7 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 class WebhookEndpointListCreateView(generics.ListCreateAPIView):
     """The webhook endpoints of every store; register one (its signing secret is generated)."""
 
-    permission_classes = [WebhookPermission]
+    permission_classes = PERMISSIONS
     serializer_class = WebhookEndpointSerializer
     queryset = WebhookEndpoint.objects.select_related("store").order_by("pk")
 
@@ -60,6 +63,6 @@ class WebhookEndpointListCreateView(generics.ListCreateAPIView):
 class WebhookEndpointDetailView(generics.RetrieveUpdateDestroyAPIView):
     """One webhook endpoint: read, change (url, events, active) or remove it."""
 
-    permission_classes = [WebhookPermission]
+    permission_classes = PERMISSIONS
     serializer_class = WebhookEndpointSerializer
     queryset = WebhookEndpoint.objects.select_related("store")
