@@ -112,7 +112,14 @@ class OrderListCreateView(APIView):
                 required=False,
                 description="A retry with the same key and body answers the first answer again (status and "
                 "body) with the header Idempotent-Replayed: true; another body with the key is a 409.",
-            )
+            ),
+            OpenApiParameter(
+                REPLAYED_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                response=[201, 402],
+                description='"true" when this is the stored answer to an earlier request with the same key.',
+            ),
         ],
     )
     def post(self, request):
@@ -165,7 +172,10 @@ class OrderDetailView(APIView):
                 OpenApiParameter.HEADER,
                 required=False,
                 description="The ETag of a copy the client holds: 304 while the order is unchanged.",
-            )
+            ),
+            OpenApiParameter(
+                "ETag", str, OpenApiParameter.HEADER, response=[200, 304], description="The order's current version."
+            ),
         ],
         responses={200: OrderSerializer, 304: OpenApiResponse(description="Not modified since the given ETag.")},
     )
