@@ -165,6 +165,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "InventoryStatusEnum": "orders.models.InventoryStatus",
+        "ReturnStatusEnum": "orders.returns.models.ReturnStatus",
+        "ReturnItemStatusEnum": "orders.returns.models.ReturnItemStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -214,7 +216,11 @@ PAYMENT_GATEWAYS = {
     "simulated": "payments.gateways.simulated.SimulatedGateway",
 }
 PAYMENT_DEFAULT_GATEWAY = os.environ.get("PAYMENT_DEFAULT_GATEWAY", "simulated")
-PAYMENT_EXTERNAL_ACCOUNT_HOOK = os.environ.get("PAYMENT_EXTERNAL_ACCOUNT_HOOK", "payments.hooks.approve_all_accounts")
+PAYMENT_EXTERNAL_ACCOUNT_HOOK = os.environ.get(
+    "PAYMENT_EXTERNAL_ACCOUNT_HOOK", "payments.credit_line.credit_line_check"
+)
+# The payment methods the external-account hook checks (DESIGN section 16).
+PAYMENT_EXTERNAL_ACCOUNT_METHODS = ["bill_me", "purchase_order"]
 TAX_CALCULATOR = os.environ.get("TAX_CALCULATOR", "orders.totals.StoreTaxCalculator")
 SHIPPING_CALCULATOR = os.environ.get("SHIPPING_CALCULATOR", "orders.totals.StoreShippingCalculator")
 
@@ -230,6 +236,7 @@ JOB_SCHEDULE_DEFAULTS = {
     "reauthorize_payments": timedelta(hours=1),
     "balance_payment": timedelta(days=1),
     "payment_cleanup": timedelta(days=1),
+    "return_credit_and_close": timedelta(hours=1),
 }
 
 LOGGING = {

@@ -49,7 +49,7 @@ def order_events_record_bulk(events: Iterable[OrderEvent]) -> list[OrderEvent]:
     return created
 
 
-def _store(order: Order):
+def order_store(order: Order):
     """The order's store as loaded with it, else its id (the webhooks look the row up)."""
     return order._state.fields_cache.get("store") or order.store_id
 
@@ -61,7 +61,7 @@ def _emit_status_changes(events: Iterable[OrderEvent]) -> None:
             order = event.order
             emit(
                 EventType.ORDER_STATUS_CHANGED,
-                _store(order),
+                order_store(order),
                 {
                     "order": order.number,
                     "from_status": event.from_status,
@@ -79,7 +79,7 @@ def order_shipment_emit(*, order: Order, carrier: str, tracking_number: str, rel
     """An ``order.shipped`` webhook for a package that left the building, with its tracking."""
     emit(
         EventType.ORDER_SHIPPED,
-        _store(order),
+        order_store(order),
         {
             "order": order.number,
             "status": order.status,

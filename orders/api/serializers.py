@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from commerce.api.fields import MoneyField, TextField
-from commerce.models import Currency, Product, ShipMode
+from commerce.models import Currency, Customer, Product, ShipMode
 from orders.models import InventoryStatus, Order, OrderStatus
 from orders.services import AddressInput, ItemInput
 from spending_limits.models import TradingAgreement
@@ -55,6 +55,7 @@ class PlaceOrderSerializer(serializers.Serializer):
     purchase_order_number = TextField(max_length=64, required=False, allow_blank=True)
     currency = TextField(max_length=3, required=False)
     shipping_note = TextField(max_length=500, required=False, allow_blank=True)
+    coupon = TextField(max_length=32, required=False, allow_blank=True)
 
     def validate_currency(self, value: str) -> str:
         code = value.upper()
@@ -98,6 +99,22 @@ class PlaceOrderSerializer(serializers.Serializer):
         return AddressInput(**{**value, "country": value["country"].upper()})
 
 
+class CustomerNumberSerializer(serializers.Serializer):
+    """The customer a staff user places an order for, by customer number."""
+
+    customer = TextField(max_length=16)
+
+    def validate_customer(self, value: str):
+        customer = Customer.objects.select_related("user", "organization").filter(number=value.strip()).first()
+        if customer is None:
+            raise serializers.ValidationError(f"Unknown customer {value!r}.")
+        return customer
+
+
+class PlaceOrderOnBehalfSerializer(PlaceOrderSerializer):
+    customer = TextField(max_length=16, help_text="The customer number of the customer served.")
+
+
 class ItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField()
@@ -108,6 +125,7 @@ class ItemSerializer(serializers.Serializer):
     inventory_status = serializers.ChoiceField(choices=InventoryStatus.choices)
     estimated_available_at = serializers.DateField(allow_null=True)
     trading_agreement = serializers.SerializerMethodField()
+    adjustment = MoneyField(currency="order.currency")
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_trading_agreement(self, item) -> str | None:
@@ -152,6 +170,7 @@ class OrderSerializer(serializers.Serializer):
     currency = serializers.CharField(source="currency_id")
     ship_mode = serializers.CharField()
     purchase_order_number = serializers.CharField()
+    coupon = serializers.CharField(source="coupon_code")
     totals = serializers.SerializerMethodField()
     items = ItemSerializer(many=True)
     payment = serializers.SerializerMethodField()

@@ -17,9 +17,16 @@ from rest_framework.views import APIView
 from commerce.api.exceptions import error_body
 from commerce.api.permissions import staff_with
 from commerce.errors import ValidationFailed
-from orders import selectors, services
+from orders import on_behalf, selectors, services
 from orders.api.idempotency import placement_response_record, placement_response_replay
-from orders.api.serializers import OrderSerializer, PlaceOrderSerializer, ReasonSerializer, RequiredReasonSerializer
+from orders.api.serializers import (
+    CustomerNumberSerializer,
+    OrderSerializer,
+    PlaceOrderOnBehalfSerializer,
+    PlaceOrderSerializer,
+    ReasonSerializer,
+    RequiredReasonSerializer,
+)
 from orders.models import OrderStatus
 from payments.errors import PaymentDeclined
 
@@ -44,6 +51,69 @@ def _reason(request, *, required: bool = False) -> str:
     serializer = (RequiredReasonSerializer if required else ReasonSerializer)(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data["reason"]
+
+
+def _placement(request, *, customer, data) -> "services.PlacementInput":
+    """The placement input of a storefront body (validated), with the request's idempotency key."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationFailed(
+            f"Idempotency-Key: at most {IDEMPOTENCY_KEY_MAX} characters.",
+            details={"Idempotency-Key": ["Too long."]},
+        )
+    return services.PlacementInput(
+        customer=customer,
+        items=data["items"],
+        payment_method=data["payment"]["method"],
+        payment_token=data["payment"].get("token", ""),
+        shipping_address=data["shipping_address"],
+        ship_mode=data.get("ship_mode", ""),
+        purchase_order_number=data.get("purchase_order_number", ""),
+        currency=data.get("currency", ""),
+        shipping_note=data.get("shipping_note", ""),
+        coupon=data.get("coupon", ""),
+        idempotency_key=key,
+        fingerprint=services.request_fingerprint(request.data) if key else "",
+    )
+
+
+def _place(request, *, customer, placement, place) -> Response:
+    """Place an order with ``place``; a keyed retry gets the first answer again (status and body)."""
+    key = placement.idempotency_key
+    try:
+        order, created = place(data=placement, acting_user=request.user)
+    except PaymentDeclined as exc:
+        if key and exc.details.get("order"):
+            placement_response_record(order_number=exc.details["order"], customer=customer,
+                                      status_code=exc.status_code,
+                                      body=error_body(exc.code, exc.message, exc.details))  # fmt: skip
+        raise
+    if not created:
+        status_code, body = placement_response_replay(order=order, current_body=lambda: _fresh(order))
+        return Response(body, status=status_code, headers={REPLAYED_HEADER: "true"})
+    body = _fresh(order)
+    if key:
+        placement_response_record(order_number=order.number, customer=customer, status_code=201, body=body)
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
+IDEMPOTENCY_PARAMETERS = [
+    OpenApiParameter(
+        "Idempotency-Key",
+        str,
+        OpenApiParameter.HEADER,
+        required=False,
+        description="A retry with the same key and body answers the first answer again (status and "
+        "body) with the header Idempotent-Replayed: true; another body with the key is a 409.",
+    ),
+    OpenApiParameter(
+        REPLAYED_HEADER,
+        str,
+        OpenApiParameter.HEADER,
+        response=[201, 402],
+        description='"true" when this is the stored answer to an earlier request with the same key.',
+    ),
+]
 
 
 def _updated_since(request):
@@ -101,66 +171,13 @@ class OrderListCreateView(APIView):
         page = paginator.paginate_queryset(orders, request, view=self)
         return paginator.get_paginated_response(OrderSerializer(page, many=True).data)
 
-    @extend_schema(
-        request=PlaceOrderSerializer,
-        responses={201: OrderSerializer},
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key",
-                str,
-                OpenApiParameter.HEADER,
-                required=False,
-                description="A retry with the same key and body answers the first answer again (status and "
-                "body) with the header Idempotent-Replayed: true; another body with the key is a 409.",
-            ),
-            OpenApiParameter(
-                REPLAYED_HEADER,
-                str,
-                OpenApiParameter.HEADER,
-                response=[201, 402],
-                description='"true" when this is the stored answer to an earlier request with the same key.',
-            ),
-        ],
-    )
+    @extend_schema(request=PlaceOrderSerializer, responses={201: OrderSerializer}, parameters=IDEMPOTENCY_PARAMETERS)
     def post(self, request):
         customer = customer_of(request)
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > IDEMPOTENCY_KEY_MAX:
-            raise ValidationFailed(
-                f"Idempotency-Key: at most {IDEMPOTENCY_KEY_MAX} characters.",
-                details={"Idempotency-Key": ["Too long."]},
-            )
         serializer = PlaceOrderSerializer(data=request.data, context={"customer": customer})
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        placement = services.PlacementInput(
-            customer=customer,
-            items=data["items"],
-            payment_method=data["payment"]["method"],
-            payment_token=data["payment"].get("token", ""),
-            shipping_address=data["shipping_address"],
-            ship_mode=data.get("ship_mode", ""),
-            purchase_order_number=data.get("purchase_order_number", ""),
-            currency=data.get("currency", ""),
-            shipping_note=data.get("shipping_note", ""),
-            idempotency_key=key,
-            fingerprint=services.request_fingerprint(request.data) if key else "",
-        )
-        try:
-            order, created = services.order_place(data=placement, acting_user=request.user)
-        except PaymentDeclined as exc:
-            if key and exc.details.get("order"):
-                placement_response_record(order_number=exc.details["order"], customer=customer,
-                                          status_code=exc.status_code,
-                                          body=error_body(exc.code, exc.message, exc.details))  # fmt: skip
-            raise
-        if not created:
-            status_code, body = placement_response_replay(order=order, current_body=lambda: _fresh(order))
-            return Response(body, status=status_code, headers={REPLAYED_HEADER: "true"})
-        body = _fresh(order)
-        if key:
-            placement_response_record(order_number=order.number, customer=customer, status_code=201, body=body)
-        return Response(body, status=status.HTTP_201_CREATED)
+        placement = _placement(request, customer=customer, data=serializer.validated_data)
+        return _place(request, customer=customer, placement=placement, place=services.order_place)
 
 
 class OrderDetailView(APIView):
@@ -254,3 +271,22 @@ class BackofficeOrderDetailView(APIView):
     @extend_schema(responses=OrderSerializer)
     def get(self, request, number: str):
         return Response(OrderSerializer(selectors.order_by_number(number=number)).data)
+
+
+class BackofficeOrderCreateView(APIView):
+    """Staff place an order on behalf of a customer: the storefront body plus ``customer``."""
+
+    permission_classes = [staff_with("orders.add_order")]
+    error_statuses = AUTHORIZES
+
+    @extend_schema(
+        request=PlaceOrderOnBehalfSerializer, responses={201: OrderSerializer}, parameters=IDEMPOTENCY_PARAMETERS
+    )
+    def post(self, request):
+        customer_field = CustomerNumberSerializer(data=request.data)
+        customer_field.is_valid(raise_exception=True)
+        customer = customer_field.validated_data["customer"]
+        serializer = PlaceOrderOnBehalfSerializer(data=request.data, context={"customer": customer})
+        serializer.is_valid(raise_exception=True)
+        placement = _placement(request, customer=customer, data=serializer.validated_data)
+        return _place(request, customer=customer, placement=placement, place=on_behalf.order_place_on_behalf)

@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('commerce', '0004_store_webhook_event_types'),
+        ('commerce', '0006_store_webhook_event_types'),
     ]
 
     operations = [

@@ -6,9 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commerce', '0003_job_runs'),
-        ('orders', '0001_initial'),
-        ('spending_limits', '0002_ledgers'),
+        ('orders', '0004_role_permissions'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commerce', '0003_job_runs'),
+        ('commerce', '0005_credit_line_and_promotion_flag'),
     ]
 
     operations = [
