@@ -4,8 +4,10 @@ import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from django_q.brokers import get_broker
@@ -277,3 +279,28 @@ def test_a_signature_is_refused_when_old_or_tampered():
     assert not signature_verify(secret="s3cret", header=header, body=body, now=1_000_000 + 3600)
     assert not signature_verify(secret="s3cret", header=header, body=body + b" ", now=1_000_100)
     assert not signature_verify(secret="s3cret", header="v1=abc", body=body)
+
+
+def test_a_store_no_endpoint_listens_to_costs_no_statement(shop, django_assert_num_queries):
+    endpoint_for(shop.store, "https://shop.example/hooks", "order.shipped")
+    shop.store.refresh_from_db()
+
+    with django_assert_num_queries(0):
+        assert emit("order.status_changed", shop.store, {"order": "X-1"}) is None
+
+
+def test_the_sweeper_sends_a_delivery_whose_task_was_lost(shop, receiver):
+    server = receiver()
+    endpoint_for(shop.store, server.url, "order.status_changed")
+    with transaction.atomic():  # committed, but its task never ran (a worker killed, a broker lost)
+        emit("order.status_changed", shop.store.pk, {"order": "X-1"})
+    delivery = WebhookDelivery.objects.get()
+    out = StringIO()
+
+    call_command("deliver_webhooks", stdout=out)  # not due yet: the task may still come
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    call_command("deliver_webhooks", stdout=out)
+
+    assert out.getvalue().split() == ["attempted=0", "attempted=1"]
+    delivery.refresh_from_db()
+    assert (delivery.status, len(server.requests)) == ("succeeded", 1)
