@@ -6,9 +6,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commerce', '0006_flow_variants'),
+        ('commerce', '0007_flow_variants'),
         ('fulfillment', '0003_role_permissions'),
-        ('orders', '0005_flow_variants'),
+        ('orders', '0006_flow_variants'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0004_role_permissions'),
+        ('orders', '0005_placement_response_updated_index'),
     ]
 
     operations = [

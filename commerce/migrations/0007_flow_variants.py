@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commerce', '0005_credit_line_and_promotion_flag'),
+        ('commerce', '0006_store_webhook_event_types'),
     ]
 
     operations = [
