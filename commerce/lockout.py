@@ -13,7 +13,7 @@ from axes.signals import user_locked_out
 from django.conf import settings
 from django.core.cache import cache
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -74,25 +74,17 @@ def describe_wait(seconds: float) -> str:
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials: dict | None = None) -> HttpResponse:
-    """What a locked-out login gets: the API's error body under /api/, else a page saying how long is left."""
+    """What a locked-out staff login gets: a page saying how long is left.
+
+    (The API's token login answers a locked-out user as it answers a wrong password: 400, no token.)
+    """
     username = (credentials or {}).get("username") or request.POST.get("username")
     ip_address = getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR")
     until = locked_until(username=username, ip_address=ip_address)
     wait = describe_wait((until - timezone.now()).total_seconds())
     message = f"Too many failed logins: this account or address is locked out. Try again in {wait}."
-    if request.path.startswith("/api/"):
-        body = {"error": {"code": "throttled", "message": message, "details": {"locked_until": until.isoformat()}}}
-        response = JsonResponse(body, status=LOCKOUT_STATUS)
-    else:
-        context = {
-            "title": "Locked out",
-            "message": message,
-            "wait": wait,
-            "locked_until": until,
-            "username": username or "",
-            "site_header": "Order back office",
-        }
-        response = TemplateResponse(request, "admin/lockout.html", context, status=LOCKOUT_STATUS)
-        response.render()
+    context = {"title": "Locked out", "message": message, "wait": wait, "locked_until": until}
+    response = TemplateResponse(request, "admin/lockout.html", context, status=LOCKOUT_STATUS)
+    response.render()
     response["Retry-After"] = str(max(1, math.ceil((until - timezone.now()).total_seconds())))
     return response
