@@ -190,6 +190,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "commerce.lockout.lockout_response"
 AXES_VERBOSE = False
+# Attempts live in the cache, not in the tables axes could show in the admin.
+AXES_ENABLE_ADMIN = False
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
