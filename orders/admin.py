@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django_fsm import can_proceed
@@ -216,7 +217,7 @@ def _status_badge(code: str, label: str) -> str:
 
 @admin.register(Order)
 class OrderAdmin(ModelAdmin):
-    list_display = ["number", "placed_at", "status_badge", "customer_link", "organization", "payment", "total"]
+    list_display = ["number", "placed", "status_badge", "customer_link", "payment", "total"]
     list_filter = ["status", admin_views.PlacedBetweenFilter, ("placed_at", admin.DateFieldListFilter), "store",
                    BuyerFilter, ("organization", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     list_select_related = ["store", "customer__user", "organization", "currency"]
@@ -287,15 +288,23 @@ class OrderAdmin(ModelAdmin):
     def status_badge(self, order: Order) -> str:
         return _status_badge(order.status, order.get_status_display())
 
+    @admin.display(description="placed", ordering="placed_at")
+    def placed(self, order: Order) -> str:
+        if order.placed_at is None:
+            return "-"
+        return format_html('<span class="nowrap">{}</span>', f"{timezone.localtime(order.placed_at):%Y-%m-%d %H:%M}")
+
     @admin.display(description="customer", ordering="customer__user__last_name")
     def customer_link(self, order: Order) -> str:
         url = reverse("admin:orders_order_changelist") + f"?customer__id__exact={order.customer_id}"
         user = order.customer.user
+        organization = format_html(" · {}", order.organization.code) if order.organization_id else ""
         return format_html(
-            '<a href="{}" title="Orders of customer {}">{}</a><br><span class="help customer-email">{}</span>',
+            '<a href="{}" title="Orders of customer {}">{}</a>{}<br><span class="help customer-email">{}</span>',
             url,
             order.customer.number,
             user.get_full_name() or user.get_username(),
+            organization,
             user.email,
         )
 
