@@ -180,9 +180,15 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
 
 # The staff login: django-axes locks out a user name or an address after AXES_FAILURE_LIMIT failures
-# in a row, for AXES_COOLOFF_MINUTES; its counts live in the cache (CACHE_URL at Redis when several
-# processes serve the site). The lockout page says how long is left (commerce.lockout).
-AXES_HANDLER = os.environ.get("AXES_HANDLER", "axes.handlers.cache.AxesCacheHandler")
+# in a row, for AXES_COOLOFF_MINUTES. Its counts live in the shared cache when there is one (CACHE_URL at
+# Redis, production), else in the database, which every process also shares. The lockout page says how
+# long is left (commerce.lockout).
+AXES_HANDLER = os.environ.get(
+    "AXES_HANDLER",
+    "axes.handlers.cache.AxesCacheHandler"
+    if os.environ.get("CACHE_URL")
+    else "axes.handlers.database.AxesDatabaseHandler",
+)
 AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -190,7 +196,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "commerce.lockout.lockout_response"
 AXES_VERBOSE = False
-# Attempts live in the cache, not in the tables axes could show in the admin.
+# Attempts are no daily work: the admin leaves them out (AXES_HANDLER's records stay in place).
 AXES_ENABLE_ADMIN = False
 
 REST_FRAMEWORK = {

@@ -12,6 +12,16 @@ PASSWORD = "right-password-1"
 LIMIT = 5
 
 
+HANDLERS = ["axes.handlers.database.AxesDatabaseHandler", "axes.handlers.cache.AxesCacheHandler"]
+
+
+@pytest.fixture(params=HANDLERS, ids=["database", "cache"])
+def handler(request, settings):
+    """Both places the counts live: the database (no shared cache) and the cache (production, Redis)."""
+    settings.AXES_HANDLER = request.param
+    return request.param
+
+
 @pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_user("clerk1", password=PASSWORD, is_staff=True)
@@ -26,7 +36,7 @@ def logged_in(client) -> bool:
 
 
 @pytest.mark.django_db
-def test_wrong_passwords_lock_the_user_out_and_the_page_says_for_how_long(client, staff, caplog):
+def test_wrong_passwords_lock_the_user_out_and_the_page_says_for_how_long(client, staff, handler, caplog):
     # Given LIMIT wrong passwords in a row.
     with caplog.at_level(logging.WARNING, logger="commerce.security"):
         answers = [login(client, "clerk1", f"wrong-{n}").status_code for n in range(LIMIT)]
@@ -59,7 +69,7 @@ def test_one_failure_fewer_than_the_limit_still_lets_the_right_password_in(clien
 
 
 @pytest.mark.django_db
-def test_the_address_is_locked_out_whatever_user_name_it_tries(client, staff):
+def test_the_address_is_locked_out_whatever_user_name_it_tries(client, staff, handler):
     # Given failures for many user names from one address.
     for n in range(LIMIT):
         login(client, f"guess-{n}", "wrong", address="10.0.0.9")
@@ -70,7 +80,7 @@ def test_the_address_is_locked_out_whatever_user_name_it_tries(client, staff):
 
 
 @pytest.mark.django_db
-def test_the_user_is_locked_out_from_every_address(client, staff):
+def test_the_user_is_locked_out_from_every_address(client, staff, handler):
     for n in range(LIMIT):
         login(client, "clerk1", "wrong", address=f"10.0.1.{n}")
     assert login(client, "clerk1", PASSWORD, address="10.0.2.1").status_code == 429
