@@ -5,6 +5,7 @@ import sqlite3
 import time
 
 import pytest
+from django.db import connection
 
 from commerce.schedules import JOB_FUNC
 from tests.commerce.processes import (
@@ -42,6 +43,9 @@ def finished_jobs(db_path) -> dict[str, tuple[int, str]]:
 
 @pytest.mark.cluster
 @pytest.mark.slow
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="uses a SQLite file of its own; runs once, in the suite's SQLite pass"
+)
 def test_web_server_and_worker_share_sqlite_without_a_failed_job(tmp_path):
     # Given a fresh SQLite database set up as scripts/run does, with every job schedule due.
     db_path = tmp_path / "commerce.sqlite3"
