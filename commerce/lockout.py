@@ -38,11 +38,17 @@ def _cooloff() -> timedelta:
 
 @receiver(user_locked_out, dispatch_uid="commerce.lockout.record_lockout")
 def record_lockout(sender, request, username: str | None = None, ip_address: str | None = None, **kwargs) -> None:
-    """Keep when the lockout ends (the first refusal starts it; later ones do not extend it) and log it."""
+    """Keep when the lockout ends and log it; a refused attempt during the lockout does not extend it."""
     until = timezone.now() + _cooloff()
-    started = False
-    for key in _keys(username=username, ip_address=ip_address):
-        started |= cache.add(key, until.isoformat(), timeout=math.ceil(_cooloff().total_seconds()))
+    timeout = math.ceil(_cooloff().total_seconds())
+    keys = _keys(username=username, ip_address=ip_address)
+    # django-axes counts a failure (and sets this) only when the lockout starts, not while it lasts.
+    started = getattr(request, "axes_failures_since_start", None) is not None
+    if started:
+        cache.set_many(dict.fromkeys(keys, until.isoformat()), timeout=timeout)
+    else:
+        for key in keys:
+            cache.add(key, until.isoformat(), timeout=timeout)
     if started:
         logger.warning(
             "Staff login locked out until %s after %s failed attempts: user %r from %s",

@@ -108,3 +108,26 @@ def test_the_api_token_login_is_locked_out_too(api_client, staff):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
     assert "token" not in response.json()
+
+
+@pytest.mark.django_db
+def test_a_lockout_lifted_by_an_administrator_and_earned_again_counts_from_anew(client, staff, handler):
+    from axes.utils import reset
+    from django.core.cache import cache
+
+    from commerce.lockout import LOCKED_UNTIL_KEY
+
+    with override_settings(AXES_COOLOFF_TIME=timedelta(minutes=1)):
+        for n in range(LIMIT):
+            login(client, "clerk1", f"wrong-{n}")
+    key = LOCKED_UNTIL_KEY.format(kind="user", value="clerk1")
+    assert cache.get(key)
+    reset(username="clerk1", ip="10.0.0.1")
+    assert login(client, "clerk1", PASSWORD).status_code == 302
+
+    for n in range(LIMIT):
+        login(client, "clerk1", f"wrong-again-{n}")
+    response = login(client, "clerk1", PASSWORD)
+
+    assert response.status_code == 429
+    assert "Try again in 15 minutes" in response.content.decode()
