@@ -3,7 +3,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, admin_link
+from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, admin_link, money
 from commerce.models import (
     REPEATED_FAILURE_THRESHOLD,
     Currency,
@@ -35,8 +35,41 @@ class ExchangeRateAdmin(ModelAdmin):
 
 @admin.register(Organization)
 class OrganizationAdmin(ModelAdmin):
-    list_display = ["code", "name", "approval_threshold", "approval_currency"]
+    list_display = ["code", "name", "approval_threshold", "approval_currency", "credit_limit", "credit_currency",
+                    "credit_hold"]  # fmt: skip
+    list_filter = ["credit_hold"]
     filter_horizontal = ["approvers"]
+    readonly_fields = ["credit_used", "credit_left"]
+    fieldsets = [
+        (None, {"fields": ["code", "name"]}),
+        ("Order approval", {"fields": [("approval_threshold", "approval_currency"), "approvers"]}),
+        (
+            "Credit line (bill-me and purchase-order payments)",
+            {"fields": [("credit_limit", "credit_currency"), "credit_hold", ("credit_used", "credit_left")]},
+        ),
+    ]
+
+    def _credit_line(self, organization):
+        from payments.credit_line import organization_credit_line
+
+        cached = getattr(organization, "_credit_line_cache", None)
+        if cached is None and organization.pk:
+            cached = organization._credit_line_cache = organization_credit_line(organization=organization)
+        return cached
+
+    @admin.display(description="credit used")
+    def credit_used(self, organization) -> str:
+        line = self._credit_line(organization)
+        if line is None or not line.currency:
+            return "-"
+        return money(line.used, line.currency)
+
+    @admin.display(description="credit left")
+    def credit_left(self, organization) -> str:
+        line = self._credit_line(organization)
+        if line is None or line.left is None:
+            return "no credit line"
+        return money(line.left, line.currency) + (" (on hold)" if line.on_hold else "")
 
 
 @admin.register(Customer)

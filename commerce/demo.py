@@ -136,8 +136,9 @@ def seed_demo() -> SeedResult:
 
     acme, created = Organization.objects.get_or_create(
         code="acme",
-        defaults={"name": "ACME", "approval_threshold": Decimal("5000.00"), "approval_currency": usd},
-    )
+        defaults={"name": "ACME", "approval_threshold": Decimal("5000.00"), "approval_currency": usd,
+                  "credit_limit": Decimal("50000.00"), "credit_currency": usd},
+    )  # fmt: skip
     result.note("organization ACME", created)
 
     for username, first_name in [("alice", "Alice"), ("dave", "Dave")]:
@@ -186,6 +187,9 @@ def _seed_app_extras(store: Store) -> None:
     except ImportError:
         return
     seed_payment_policies(store=store)
+    from orders.demo import seed_promotions
+
+    seed_promotions(store=store)
 
 
 LOGINS = [

@@ -28,10 +28,11 @@ from commerce.errors import ApplicationError
 from commerce.jobs import JobOutcome
 from fulfillment.admin import OrderReleaseInline
 from fulfillment.models import Allocation
-from orders import admin_views, services
+from orders import admin_views, payment_lifecycle, services
 from orders.exceptions import EXCEPTION_TITLES, exception_counts, exceptions_queue
-from orders.models import Order, OrderEvent, OrderItem, OrderStatus
-from orders.selectors import status_counts
+from orders.models import Order, OrderEvent, OrderItem, OrderStatus, Promotion
+from orders.returns.admin import OrderReturnInline, return_queue_panel
+from orders.selectors import orders_in_payment_review_after_release, status_counts
 from payments.admin import OrderPaymentInline
 from spending_limits.admin import ORDER_LEDGER_INLINES
 
@@ -61,6 +62,11 @@ def _release_now(*, order: Order, acting_user, reason: str = "") -> None:
             f"Order {order.number} was not released: no item is allocated from stock yet, or the payment check "
             f"is still waiting for the gateway."
         )
+
+
+def _payment_reviewable(order: Order) -> bool:
+    """In payment review (A), or released or shipped with a reauthorization waiting for review."""
+    return order.status == S.PAYMENT_REVIEW or payment_lifecycle.order_payment_in_review_after_release(order=order)
 
 
 def _releasable(order: Order) -> bool:
@@ -99,13 +105,21 @@ ORDER_ACTIONS: dict[str, OrderAction] = {
         ),
         OrderAction(
             "approve_payment", "Approve payment", "Approved the payment of", "review_payment",
-            lambda order: order.status == S.PAYMENT_REVIEW, services.order_approve_payment, REASON_OPTIONAL,
-            explanation="The payment held for review is accepted; the order goes on to authorized or backordered.",
+            _payment_reviewable, services.order_approve_payment, REASON_OPTIONAL,
+            explanation="The payment held for review is accepted; the order goes on to authorized or backordered "
+                        "(a released or shipped order keeps its status and is deposited by the next run).",
         ),
         OrderAction(
             "decline_payment", "Decline payment", "Declined the payment of", "review_payment",
-            lambda order: order.status == S.PAYMENT_REVIEW, services.order_decline_payment, REASON_REQUIRED,
-            danger=True, explanation="The order is cancelled, its stock and limits given back, the buyer told.",
+            _payment_reviewable, services.order_decline_payment, REASON_REQUIRED,
+            danger=True, explanation="The order is cancelled, its stock and limits given back, the buyer told "
+                                     "(a released or shipped order goes to the exceptions queue instead).",
+        ),
+        OrderAction(
+            "fulfillment_failed", "Fulfillment failed", "Took back from fulfillment", "release_order",
+            lambda order: order.status == S.RELEASED, payment_lifecycle.order_fulfillment_failed, REASON_REQUIRED,
+            danger=True, explanation="The open releases are cancelled and the order is authorized again; the next "
+                                     "release checks the payment at the gateway first.",
         ),
         OrderAction(
             "release", "Release now", "Released", "release_order", _releasable, _release_now,
@@ -223,23 +237,34 @@ class OrderAdmin(ModelAdmin):
     list_select_related = ["store", "customer__user", "organization", "currency"]
     search_fields = ["number", "customer__number", "customer__user__username", "customer__user__email",
                      "customer__user__first_name", "customer__user__last_name", "items__sku",
-                     "releases__packages__tracking_number"]  # fmt: skip
-    search_help_text = "Order number, customer number, name or e-mail, SKU or tracking number."
+                     "releases__packages__tracking_number", "returns__number"]  # fmt: skip
+    search_help_text = "Order number, customer number, name or e-mail, SKU, tracking number or RMA number."
     date_hierarchy = "placed_at"
     list_per_page = 50
     actions = ["approve_selected", "reject_selected", "approve_payment_selected", "decline_payment_selected",
                "release_selected", "cancel_selected", "export_csv_selected"]  # fmt: skip
     fieldsets = [
-        (None, {"fields": [("number", "status_badge"), ("store", "customer_link", "organization"), "status_reason"]}),
+        (
+            None,
+            {
+                "fields": [
+                    ("number", "status_badge"),
+                    ("store", "customer_link", "organization"),
+                    "placed_by",
+                    "status_reason",
+                ]
+            },
+        ),
         (
             "Dates",
             {"fields": [("placed_at", "approved_at", "released_at"), ("shipped_at", "deposited_at", "cancelled_at")]},
         ),
-        ("Totals", {"fields": ["totals"]}),
+        ("Totals", {"fields": ["totals", ("promotion", "coupon_code")]}),
         ("Shipping", {"fields": ["ship_mode", "ship_to", ("purchase_order_number", "purchase_order")]}),
         ("Notes", {"fields": list(EDITABLE_FIELDS)}),
     ]
-    inlines = [OrderItemInline, OrderPaymentInline, OrderReleaseInline, *ORDER_LEDGER_INLINES, OrderEventInline]
+    inlines = [OrderItemInline, OrderPaymentInline, OrderReleaseInline, OrderReturnInline, *ORDER_LEDGER_INLINES,
+               OrderEventInline]  # fmt: skip
 
     # Permissions: orders are placed through the API and changed through the services.
 
@@ -363,6 +388,11 @@ class OrderAdmin(ModelAdmin):
                 "Payments held for review (policy threshold or an AVS/CVV mismatch). Open an order to approve or "
                 "decline it with a reason, or select several and use the actions."
             )
+            context["review_after_release"] = [
+                {"order": order, "url": reverse("admin:orders_order_change", args=[order.pk]),
+                 "total": money(order.grand_total, order.currency)}
+                for order in orders_in_payment_review_after_release()
+            ]  # fmt: skip
         return super().changelist_view(request, extra_context={**context, **(extra_context or {})})
 
     # The order page: a header with the status and totals, and the buttons of the allowed transitions.
@@ -400,6 +430,7 @@ class OrderAdmin(ModelAdmin):
                 view(functools.partial(admin_views.invoice_view, self)),
                 name="orders_order_invoice",
             ),
+            path("place-for-customer/", view(self.place_on_behalf_view), name="orders_order_place_on_behalf"),
         ] + super().get_urls()
 
     def action_view(self, request, object_id: int, action_name: str):
@@ -442,6 +473,11 @@ class OrderAdmin(ModelAdmin):
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/orders/order/action_confirm.html", context)
+
+    def place_on_behalf_view(self, request):
+        from orders.admin_on_behalf import place_on_behalf_view
+
+        return place_on_behalf_view(self, request)
 
     def payment_review_view(self, request):
         if not self.has_view_permission(request):
@@ -532,6 +568,9 @@ class DashboardLink:
 
 
 DASHBOARD_LINKS = [
+    DashboardLink("Place an order for a customer", "admin:orders_order_place_on_behalf", "orders.add_order",
+                  help="Items with live ATP, the customer's last ship-to, payment"),
+    DashboardLink("Promotions", "admin:orders_promotion_changelist", "orders.view_promotion"),
     DashboardLink("Payment review queue", "admin:orders_order_changelist", "orders.review_payment",
                   f"?status__exact={S.PAYMENT_REVIEW}", "Approve or decline payments held for review"),
     DashboardLink("Awaiting approval", "admin:orders_order_changelist", "orders.approve_order",
@@ -543,6 +582,7 @@ DASHBOARD_LINKS = [
     DashboardLink("Stock and ATP", "admin:fulfillment_stock_changelist", "fulfillment.view_stock"),
     DashboardLink("Receive goods", "admin:fulfillment_stock_receive", "fulfillment.receive_inventory"),
     DashboardLink("Check inventory", "admin:fulfillment_stock_check", "fulfillment.view_stock"),
+    DashboardLink("Returns (RMA)", "admin:orders_returnrequest_changelist", "orders.view_returnrequest"),
     DashboardLink("Job runs", "admin:commerce_jobrun_changelist", "commerce.view_jobrun"),
     DashboardLink("Failing job items", "admin:commerce_jobitemfailure_changelist", "commerce.view_jobitemfailure"),
     DashboardLink("Job schedules", "admin:django_q_schedule_changelist", "django_q.view_schedule"),
@@ -583,6 +623,7 @@ def dashboard_context(request) -> dict:
                 for kind, count in counts.items()
             ],
         }
+    context["dashboard_returns"] = return_queue_panel(request)
     return context
 
 
@@ -599,3 +640,21 @@ def _with_dashboard(index):
 # which is what AdminSite.index offers for this (templates/admin/index.html shows them).
 if not getattr(admin.site.index, "has_dashboard", False):
     admin.site.index = _with_dashboard(admin.site.index)
+
+
+@admin.register(Promotion)
+class PromotionAdmin(ModelAdmin):
+    list_display = ["__str__", "name", "store", "kind", "value", "minimum_amount", "active", "valid_from",
+                    "valid_until", "orders_count"]  # fmt: skip
+    list_filter = ["store", "kind", "active"]
+    list_select_related = ["store"]
+    search_fields = ["code", "name"]
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(orders_count=Count("orders"))
+
+    @admin.display(description="orders", ordering="orders_count")
+    def orders_count(self, promotion) -> int:
+        return promotion.orders_count

@@ -1,7 +1,7 @@
 """Reads behind the staff's daily work: finding an order from whatever the caller has, money per status.
 
-Search looks through ``ORDER_SEARCH_FIELDS``; an app that adds a way to name an order (returns with their
-RMA number) appends its lookup there, and the dashboard's search box finds orders by it too.
+Search looks through ``ORDER_SEARCH_FIELDS``: a new way to name an order (as returns brought the RMA
+number) is one more lookup there, and the dashboard's search box finds orders by it too.
 """
 
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ ORDER_SEARCH_FIELDS: list[str] = [
     "items__sku__iexact",
     "releases__packages__tracking_number__iexact",
     "purchase_order_number__iexact",
+    "returns__number__iexact",
 ]
 SEARCH_LIMIT = 100
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from commerce.jobs import JobOutcome, JobSpec, job_run
 from fulfillment.models import Allocation
 from orders.models import Order, OrderStatus
+from orders.returns.jobs import RETURN_CREDIT_AND_CLOSE
 
 S = OrderStatus
 
@@ -168,6 +169,7 @@ JOBS: dict[str, JobSpec] = {
         REAUTHORIZE_PAYMENTS,
         BALANCE_PAYMENT,
         PAYMENT_CLEANUP,
+        RETURN_CREDIT_AND_CLOSE,
     ]
 }
 

@@ -28,11 +28,15 @@ from commerce.models import Currency, Customer, Product, ShipMode, Store
 from commerce.money import quantize_money
 from commerce.notifications import notify
 from fulfillment import allocation
+from orders import payment_lifecycle
 from orders.events import actor_fields, order_event_record, order_events_record_bulk
 from orders.models import PRE_RELEASE, InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
+from orders.promotions import promotion_apply
 from orders.totals import apply_totals
 from payments import services as payments
+from payments.authorization_check import payment_check_authorization
 from payments.errors import PaymentDeclined, PaymentError
+from payments.models import PaymentStatus
 from payments.policies import PaymentDecision as Decision
 from payments.selectors import payment_current
 from spending_limits import services as limits
@@ -78,6 +82,8 @@ class PlacementInput:
     currency: str = ""
     store: Store | None = None
     shipping_note: str = ""
+    coupon: str = ""
+    placed_by: object = None  # the staff user placing the order on the customer's behalf
     idempotency_key: str = ""
     fingerprint: str = field(default="", compare=False)
 
@@ -187,6 +193,7 @@ def _build_order(data: PlacementInput, store: Store) -> tuple[Order, list[OrderI
         ship_to_country=address.country.upper(),
         purchase_order_number=data.purchase_order_number,
         shipping_note=data.shipping_note,
+        placed_by=data.placed_by,
         idempotency_key=data.idempotency_key,
         request_fingerprint=data.fingerprint,
     )
@@ -208,6 +215,7 @@ def _build_order(data: PlacementInput, store: Store) -> tuple[Order, list[OrderI
             )
         )
     apply_totals(order=order, items=items)
+    promotion_apply(order=order, items=items, coupon=data.coupon)
     return order, items
 
 
@@ -319,8 +327,9 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
 
     events = []
     if new:
-        events.append(OrderEvent(order=order, kind=OrderEvent.Kind.NOTE, message="Order created",
-                                 extra={"items": len(items), "grand_total": str(order.grand_total)},
+        events.append(OrderEvent(order=order, kind=OrderEvent.Kind.NOTE, message=_created_message(order),
+                                 extra={"items": len(items), "grand_total": str(order.grand_total),
+                                        **_placement_extra(order)},
                                  **actor_fields(acting_user)))  # fmt: skip
     events.append(OrderEvent(order=order, from_status=from_status, to_status=order.status,
                              reason="Approval required" if needs_approval else "",
@@ -339,6 +348,22 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
         notify("approval_requested", order_id=order.pk)
         notify("order_received", order_id=order.pk)
     return payment
+
+
+def _created_message(order: Order) -> str:
+    if order.placed_by_id:
+        return f"Order created by {order.placed_by.get_username()} for customer {order.customer.number}"
+    return "Order created"
+
+
+def _placement_extra(order: Order) -> dict:
+    """What the creation event keeps besides the actor: the customer served, the promotion given."""
+    extra = {}
+    if order.placed_by_id:
+        extra.update(customer=order.customer.number, on_behalf_of_customer=True)
+    if order.promotion_id:
+        extra.update(promotion=order.promotion.pk, coupon=order.coupon_code, adjustment=str(order.adjustment_total))
+    return extra
 
 
 def order_submit(*, order: Order, payment_method: str, payment_token: str = "", acting_user=None) -> Order:
@@ -380,6 +405,8 @@ def order_apply_payment_decision(
     with transaction.atomic():
         order = _locked(order_id)
         waiting = (S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.PAYMENT_REVIEW, S.BACKORDERED)
+        if decision == Decision.REVIEW:
+            waiting += (S.AUTHORIZED,)  # a reauthorization of an unreleased order held for review: C → A
         if decision == Decision.NO and not can_proceed(order.cancel):
             return order
         if decision != Decision.NO and order.status not in waiting:
@@ -477,6 +504,10 @@ def _require_status(order: Order, status: str, action: str) -> None:
 def order_approve_payment(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Accept a payment held for review (A → B or C)."""
     order = Order.objects.select_related("store", "currency").get(pk=order.pk)
+    if payment_lifecycle.order_payment_in_review_after_release(order=order):
+        return payment_lifecycle.order_approve_payment_after_release(
+            order=order, acting_user=acting_user, reason=reason
+        )
     _require_status(order, S.PAYMENT_REVIEW, "approve its payment")
     payment = payment_current(order=order)
     payments.payment_approve_review(payment=payment, acting_user=acting_user, reason=reason)
@@ -488,6 +519,10 @@ def order_approve_payment(*, order: Order, acting_user=None, reason: str = "") -
 def order_decline_payment(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Decline a payment held for review: the order is cancelled (A → X)."""
     order = Order.objects.select_related("store", "currency").get(pk=order.pk)
+    if payment_lifecycle.order_payment_in_review_after_release(order=order):
+        return payment_lifecycle.order_decline_payment_after_release(
+            order=order, acting_user=acting_user, reason=reason
+        )
     _require_status(order, S.PAYMENT_REVIEW, "decline its payment")
     payment = payment_current(order=order)
     payments.payment_decline_review(payment=payment, acting_user=acting_user, reason=reason or "Declined")
@@ -593,9 +628,8 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         )
         return outcome.SUCCEEDED
     payment = payment_current(order=order)
-    decision = (
-        payments.payment_check_order_status(payment=payment, amount=order.grand_total) if payment else Decision.NO
-    )
+    check = payment_check_authorization if order.payment_check_due else payments.payment_check_order_status
+    decision = check(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
         return outcome.SKIPPED
     if decision == Decision.NO:
@@ -604,15 +638,9 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
                      notification="order_cancelled_by_job")  # fmt: skip
         return outcome.SUCCEEDED
     if decision == Decision.REVIEW:
-        if order.status == S.BACKORDERED:
-            order_apply_payment_decision(
-                order_id=order.pk, decision=decision, acting_user=acting_user, actor_name=actor_name
-            )
-        else:
-            order_event_record(order=order, kind=OrderEvent.Kind.PAYMENT, acting_user=acting_user,
-                               actor_name=actor_name,
-                               message="Reauthorization needs review; release waits for it")  # fmt: skip
-            notify("payment_review", order_id=order.pk)
+        # B or C → A: the order waits in the payment review queue, not in this job (DESIGN section 16).
+        order_apply_payment_decision(order_id=order.pk, decision=decision, acting_user=acting_user,
+                                     actor_name=actor_name, reason="Reauthorization needs review")  # fmt: skip
         return outcome.SKIPPED
     with transaction.atomic():
         order = _locked(order_id, skip_locked=True)
@@ -626,6 +654,7 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         if order.status in (S.AUTHORIZED, S.BACKORDERED) and ready:
             releases = releases_create(order=order, items=ready, acting_user=acting_user, actor_name=actor_name)
             numbers = [release.number for release in releases]
+            order.payment_check_due = False
             if can_proceed(order.release):
                 _transition(
                     order, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers}
@@ -688,7 +717,8 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
         order_event_record(order=order, kind=OrderEvent.Kind.INVENTORY, actor_name=actor_name,
                            message="Every item is now allocated from stock")  # fmt: skip
     payment = payment_current(order=order)
-    decision = payments.payment_reauthorize(payment=payment, amount=order.grand_total) if payment else Decision.NO
+    # Check first: a still-valid authorization for the same amount is kept (DESIGN section 16).
+    decision = payment_check_authorization(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
         return outcome.SKIPPED
     order_apply_payment_decision(order_id=order.pk, decision=decision, actor_name=actor_name,
@@ -712,7 +742,7 @@ def order_reauthorize_payment(*, order_id: int, actor_name: str = "reauthorize_p
         return outcome.SUCCEEDED
     if decision == Decision.WORKING:
         return outcome.SKIPPED
-    if order.status == S.BACKORDERED or (decision == Decision.NO and can_proceed(order.cancel)):
+    if order.status in (S.BACKORDERED, S.AUTHORIZED) or (decision == Decision.NO and can_proceed(order.cancel)):
         why = "declined" if decision == Decision.NO else "needs review"
         order_apply_payment_decision(order_id=order.pk, decision=decision, actor_name=actor_name,
                                      reason=f"Reauthorization {why}")  # fmt: skip
@@ -732,12 +762,20 @@ def order_deposit(*, order_id: int, actor_name: str = "balance_payment"):
     payment = payment_current(order=order)
     if payment is None:
         raise PaymentError(f"Order {order.number} has no payment to capture.")
-    payment = payments.payment_capture(
-        payment=payment, amount=order.grand_total, idempotency_key=f"deposit-{order.number}"
-    )
-    if payment.captured_amount < order.grand_total:
+    if payment.status == PaymentStatus.REVIEW or order.payment_review_declined_at is not None:
+        # Waiting for staff in the payment review queue, or declined there and in the exceptions queue.
+        return outcome.SKIPPED
+    # Returns credited before the deposit make it smaller (DESIGN section 17).
+    to_deposit = payments.payment_amount_to_deposit(payment=payment, order_amount=order.grand_total)
+    if to_deposit > 0:
+        payment = payments.payment_capture(
+            payment=payment, amount=to_deposit, idempotency_key=f"deposit-{order.number}"
+        )
+    elif payment.status in ("authorized", "review"):
+        payment = payments.payment_void(payment=payment)
+    if payment.captured_amount < to_deposit:
         raise PaymentError(
-            f"Captured {payment.captured_amount} of {order.grand_total} {order.currency_id} for {order.number}."
+            f"Captured {payment.captured_amount} of {to_deposit} {order.currency_id} for {order.number}."
         )
     with transaction.atomic():
         order = _locked(order_id, skip_locked=True)

@@ -311,6 +311,7 @@ def payment_reauthorize(*, payment: Payment, amount: Decimal | None = None) -> P
             currency=locked.currency,
             replaces=locked,
             is_current=True,
+            deposit_reduction=min(locked.deposit_reduction, wanted),
         )
         _event(
             replacement, f"Payment {replacement.pk} reauthorizes {_fmt(wanted, replacement)} for payment {locked.pk}."
@@ -697,7 +698,8 @@ def _capturable(payment: Payment, wanted: Decimal | None) -> Decimal:
             f"Payment {payment.pk}'s authorization expired; reauthorize it before capturing.",
             details={"expires_at": payment.expires_at.isoformat()},
         )
-    available = payment.approved_amount - payment.captured_amount
+    # Returns credited before the deposit lower what may be captured (payments.refunds).
+    available = payment.approved_amount - payment.captured_amount - payment.deposit_reduction
     if wanted is None:
         return available
     if wanted <= 0:
@@ -795,3 +797,19 @@ def _event(payment: Payment, message: str, *, acting_user=None, reason: str = ""
         actor_name="" if _user(acting_user) else ACTOR,
         extra={"payment": payment.pk, "payment_status": payment.status},
     )
+
+
+# Credits of returns live in their own module (payments.refunds, which builds on the helpers above);
+# they are services of this app like the ones above, loaded on first use so neither module imports
+# the other while it loads.
+RETURN_CREDIT_SERVICES = frozenset(
+    {"payment_amount_to_deposit", "payment_reduce_deposit", "payment_refund_partial", "payment_refunded_for_key"}
+)
+
+
+def __getattr__(name: str):
+    if name in RETURN_CREDIT_SERVICES:
+        from payments import refunds
+
+        return getattr(refunds, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

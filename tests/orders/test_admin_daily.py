@@ -246,3 +246,16 @@ def test_a_job_in_the_history_is_shown_as_a_job_and_a_person_as_a_person(alice):
     page = staff("supervisor").get(f"{CHANGELIST}{order.pk}/change/").content.decode()
     assert "⚙ job release_to_fulfillment" in page
     assert '<span class="staff-actor">release_to_fulfillment</span>' not in page
+
+
+def test_search_finds_an_order_by_its_rma_number(demo):
+    from tests.orders.returns.conftest import ask_return, login, place_and_ship
+
+    order = place_and_ship("alice", ("DEMO-TSHIRT", 1))
+    response = ask_return(login("alice"), order.number, ("DEMO-TSHIRT", 1, "damaged"))
+    assert response.status_code == 201, response.content
+    rma = response.json()["number"]
+
+    found_orders = found(staff("supervisor").get(SEARCH, {"q": rma.lower()}))
+
+    assert found_orders == [order.number]
