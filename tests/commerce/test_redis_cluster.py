@@ -7,6 +7,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 from django_q.models import Schedule, Task
@@ -22,7 +23,8 @@ from tests.orders.conftest import order_body, user
 redis = pytest.importorskip("redis")
 
 REDIS_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/0")
-JOBS = 7
+# Every job has a schedule (setup_schedules registers one per JOB_SCHEDULE_DEFAULTS entry).
+JOBS = len(settings.JOB_SCHEDULE_DEFAULTS)
 ORDERS = 12
 WAIT_SECONDS = 150  # each cluster's scheduler looks for due schedules about every 30 s
 

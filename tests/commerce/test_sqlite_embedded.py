@@ -5,6 +5,7 @@ import sqlite3
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from commerce.schedules import JOB_FUNC
@@ -19,7 +20,8 @@ from tests.commerce.processes import (
     wait_for_http,
 )
 
-JOBS = 7
+# Every job has a schedule (setup_schedules registers one per JOB_SCHEDULE_DEFAULTS entry).
+JOBS = len(settings.JOB_SCHEDULE_DEFAULTS)
 WAIT_SECONDS = 150  # the scheduler looks for due schedules about every 30 s
 ORDER = {
     "items": [{"sku": "DEMO-TSHIRT", "quantity": 1}, {"sku": "DEMO-MUG", "quantity": 1}],
