@@ -2,7 +2,9 @@
 
 Every state change follows one shape: lock the order row (and its items) in a transaction, check the
 transition, apply it, write the event, defer e-mails with ``on_commit``. Gateway calls (through the
-payments services) always happen between transactions, never under a lock.
+payments services) always happen between transactions, never under a lock. Each transaction takes its
+locks in the product's one order (docs/locking.md: order, its own rows and payments, spending-limit
+holders, stock rows, receipt lines) and is a unit of work ``atomic_with_retry`` runs again after a deadlock.
 """
 
 import hashlib
@@ -11,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -27,6 +29,7 @@ from commerce.errors import (
 from commerce.models import Currency, Customer, Product, ShipMode, Store
 from commerce.money import quantize_money
 from commerce.notifications import notify
+from commerce.retry import atomic_with_retry
 from fulfillment import allocation
 from orders import payment_lifecycle
 from orders.events import actor_fields, order_event_record, order_events_record_bulk
@@ -36,7 +39,7 @@ from orders.totals import apply_totals
 from payments import services as payments
 from payments.authorization_check import payment_check_authorization
 from payments.errors import PaymentDeclined, PaymentError
-from payments.models import PaymentStatus
+from payments.models import Payment, PaymentStatus
 from payments.policies import PaymentDecision as Decision
 from payments.selectors import payment_current
 from spending_limits import services as limits
@@ -98,7 +101,8 @@ def request_fingerprint(payload) -> str:
 
 def _locked(order_id: int, *, skip_locked: bool = False) -> Order | None:
     """Lock and load an order with its items; None when ``skip_locked`` and another worker holds it."""
-    queryset = Order.objects.select_for_update(skip_locked=skip_locked, of=("self",)).select_related(
+    # NO KEY UPDATE: rows written meanwhile that only refer to the order (events, payments) do not wait.
+    queryset = Order.objects.select_for_update(skip_locked=skip_locked, of=("self",), no_key=True).select_related(
         "store", "currency"
     )
     order = queryset.filter(pk=order_id).first()
@@ -106,8 +110,14 @@ def _locked(order_id: int, *, skip_locked: bool = False) -> Order | None:
         if skip_locked:
             return None
         raise NotFound("Order not found.")
-    # Items are locked too: a release or a shipment changes them under the order's lock only.
-    items = OrderItem.objects.select_for_update().filter(order=order).select_related("product").order_by("pk")
+    # Items are locked too: a release or a shipment changes them under the order's lock only. Only the
+    # items: locking the joined product rows would block every placement's foreign-key check on them.
+    items = (
+        OrderItem.objects.select_for_update(of=("self",), no_key=True)
+        .filter(order=order)
+        .select_related("product")
+        .order_by("pk")
+    )
     _cache_items(order, list(items))
     return order
 
@@ -260,16 +270,7 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
         return existing, False
     _validate_placement(data, store)
     try:
-        with transaction.atomic():
-            order, items = _build_order(data, store)
-            payment = _submit(
-                order=order,
-                items=items,
-                payment_method=data.payment_method,
-                payment_token=data.payment_token,
-                acting_user=acting_user,
-                new=True,
-            )
+        order, payment = _place_new(data=data, store=store, acting_user=acting_user)
     except IntegrityError:
         replay = _replay(data)
         if replay is None:
@@ -278,6 +279,21 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
     if order.status == S.AWAITING_APPROVAL:
         return order, True
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user), True
+
+
+@atomic_with_retry
+def _place_new(*, data: PlacementInput, store: Store, acting_user=None):
+    """Write and submit a new order; a rerun after a deadlock builds it afresh."""
+    order, items = _build_order(data, store)
+    payment = _submit(
+        order=order,
+        items=items,
+        payment_method=data.payment_method,
+        payment_token=data.payment_token,
+        acting_user=acting_user,
+        new=True,
+    )
+    return order, payment
 
 
 def _charges_limits(order: Order, items: Sequence[OrderItem]) -> bool:
@@ -320,7 +336,9 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
             OrderItem.objects.bulk_create(items)
         else:
             OrderItem.objects.bulk_update(items, ["status", "product_total", "tax", "shipping_charge", "shipping_tax"])
-        # Spending-limit rows are locked before stock rows, here as in every other service.
+        # The order's payments, then spending-limit holders, before stock rows (docs/locking.md).
+        if not new:
+            _lock_current_payments(order=order)
         limits.spending_limits_charge(order=order)
         plan = allocation.allocate_items(items=items, expires_at=expires_at)
         _save_inventory(items)
@@ -350,6 +368,16 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
     return payment
 
 
+def _lock_current_payments(*, order: Order) -> None:
+    """Lock the order's current payment rows (by pk), which ``payment_create`` replaces, ahead of stock."""
+    list(
+        Payment.objects.select_for_update(of=("self",), no_key=True)
+        .filter(order=order, is_current=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _created_message(order: Order) -> str:
     if order.placed_by_id:
         return f"Order created by {order.placed_by.get_username()} for customer {order.customer.number}"
@@ -368,14 +396,18 @@ def _placement_extra(order: Order) -> dict:
 
 def order_submit(*, order: Order, payment_method: str, payment_token: str = "", acting_user=None) -> Order:
     """Submit a pending (P) order: limits, allocation, approval or authorization."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        if order.status != S.PENDING:
-            raise InvalidTransition(f"Order {order.number} was already submitted.")
-        items = _items(order)
-        apply_totals(order=order, items=items)
-        payment = _submit(order=order, items=items, payment_method=payment_method, payment_token=payment_token,
-                          acting_user=acting_user)  # fmt: skip
+
+    @atomic_with_retry
+    def submit():
+        locked = _locked(order.pk)
+        if locked.status != S.PENDING:
+            raise InvalidTransition(f"Order {locked.number} was already submitted.")
+        items = _items(locked)
+        apply_totals(order=locked, items=items)
+        return locked, _submit(order=locked, items=items, payment_method=payment_method,
+                               payment_token=payment_token, acting_user=acting_user)  # fmt: skip
+
+    order, payment = submit()
     if order.status == S.AWAITING_APPROVAL:
         return order
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -402,31 +434,37 @@ def order_apply_payment_decision(
     *, order_id: int, decision: str, acting_user=None, actor_name: str = "", reason: str = ""
 ) -> Order:
     """Move an order waiting on its payment (W, M, A, B) by the payment's answer; NO cancels it."""
-    with transaction.atomic():
-        order = _locked(order_id)
-        waiting = (S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.PAYMENT_REVIEW, S.BACKORDERED)
-        if decision == Decision.REVIEW:
-            waiting += (S.AUTHORIZED,)  # a reauthorization of an unreleased order held for review: C → A
-        if decision == Decision.NO and not can_proceed(order.cancel):
-            return order
-        if decision != Decision.NO and order.status not in waiting:
-            return order
-        from_status = order.status
-        if decision == Decision.NO:
-            _cancel_locked(order, acting_user=acting_user, actor_name=actor_name,
-                           reason=reason or "Payment declined", notification="payment_declined")  # fmt: skip
-        elif decision == Decision.YES:
-            _transition(order, _inventory_target(order), acting_user=acting_user, actor_name=actor_name,
-                        reason=reason or "Payment authorized")  # fmt: skip
-        elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
-            pass
-        else:
-            _transition(order, PAYMENT_TARGETS[decision], acting_user=acting_user, actor_name=actor_name,
-                        reason=reason or f"Payment {decision.lower()}")  # fmt: skip
-        if order.status != from_status:
-            _notify_status(order, from_status)
+    order = _apply_decision(order_id=order_id, decision=decision, acting_user=acting_user, actor_name=actor_name,
+                            reason=reason)  # fmt: skip
     if decision == Decision.NO:
         _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
+    return order
+
+
+@atomic_with_retry
+def _apply_decision(*, order_id: int, decision: str, acting_user, actor_name: str, reason: str) -> Order:
+    order = _locked(order_id)
+    waiting = (S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.PAYMENT_REVIEW, S.BACKORDERED)
+    if decision == Decision.REVIEW:
+        waiting += (S.AUTHORIZED,)  # a reauthorization of an unreleased order held for review: C → A
+    if decision == Decision.NO and not can_proceed(order.cancel):
+        return order
+    if decision != Decision.NO and order.status not in waiting:
+        return order
+    from_status = order.status
+    if decision == Decision.NO:
+        _cancel_locked(order, acting_user=acting_user, actor_name=actor_name,
+                       reason=reason or "Payment declined", notification="payment_declined")  # fmt: skip
+    elif decision == Decision.YES:
+        _transition(order, _inventory_target(order), acting_user=acting_user, actor_name=actor_name,
+                    reason=reason or "Payment authorized")  # fmt: skip
+    elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
+        pass
+    else:
+        _transition(order, PAYMENT_TARGETS[decision], acting_user=acting_user, actor_name=actor_name,
+                    reason=reason or f"Payment {decision.lower()}")  # fmt: skip
+    if order.status != from_status:
+        _notify_status(order, from_status)
     return order
 
 
@@ -457,18 +495,23 @@ def _check_approver(order: Order, acting_user) -> None:
 
 def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Approve a W order: allocate again what expired meanwhile, then authorize the payment."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        _check_approver(order, acting_user)
-        if order.status != S.AWAITING_APPROVAL:
-            raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
-        items = _items(order)
+
+    @atomic_with_retry
+    def approve():
+        locked = _locked(order.pk)
+        _check_approver(locked, acting_user)
+        if locked.status != S.AWAITING_APPROVAL:
+            raise InvalidTransition(f"Order {locked.number} is not awaiting approval.",
+                                    details={"status": locked.status})  # fmt: skip
+        items = _items(locked)
         allocation.allocate_items(items=items, already=allocation.promised_quantities(items=items))
         _save_inventory(items)
         allocation.allocations_set_expiry(items=items, expires_at=None)
-        order.approved_at = timezone.now()
-        _transition(order, "await_payment", acting_user=acting_user, reason=reason or "Approved")
-        payment = payment_current(order=order)
+        locked.approved_at = timezone.now()
+        _transition(locked, "await_payment", acting_user=acting_user, reason=reason or "Approved")
+        return locked, payment_current(order=locked)
+
+    order, payment = approve()
     if payment is None:
         raise ValidationFailed(f"Order {order.number} has no payment to authorize.")
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -476,17 +519,22 @@ def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
 
 def order_reject(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Reject a W order: give its stock and spending-limit charges back (W → N)."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        _check_approver(order, acting_user)
-        items = _items(order)
-        if order.status != S.AWAITING_APPROVAL:
-            raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
-        allocation.deallocate_items(items=items)
-        _save_inventory(items)
-        limits.spending_limits_credit(order=order, reason=reason or "Approval denied")
-        _transition(order, "reject", acting_user=acting_user, reason=reason, method_kwargs={"reason": reason})
-        notify("approval_rejected", order_id=order.pk, context={"reason": reason})
+    return _reject(order_id=order.pk, acting_user=acting_user, reason=reason)
+
+
+@atomic_with_retry
+def _reject(*, order_id: int, acting_user, reason: str) -> Order:
+    order = _locked(order_id)
+    _check_approver(order, acting_user)
+    items = _items(order)
+    if order.status != S.AWAITING_APPROVAL:
+        raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
+    # Lock order: spending-limit holders before stock rows (docs/locking.md).
+    limits.spending_limits_credit(order=order, reason=reason or "Approval denied")
+    allocation.deallocate_items(items=items)
+    _save_inventory(items)
+    _transition(order, "reject", acting_user=acting_user, reason=reason, method_kwargs={"reason": reason})
+    notify("approval_rejected", order_id=order.pk, context={"reason": reason})
     return order
 
 
@@ -548,9 +596,10 @@ def _cancel_locked(order: Order, *, acting_user=None, actor_name: str = "", reas
             details={"order": order.number, "status": order.status},
         )
     items = _items(order)
+    # Lock order: spending-limit holders before stock rows (docs/locking.md), as placing charges them.
+    limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
     allocation.deallocate_items(items=items)
     _save_inventory(items)
-    limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
     _transition(order, "cancel", acting_user=acting_user, actor_name=actor_name, reason=reason,
                 extra={"notification": notification}, method_kwargs={"reason": reason})  # fmt: skip
     context = {"reason": reason, "job_name": actor_name}
@@ -581,11 +630,16 @@ def _cancel_payment(order: Order, *, acting_user=None, actor_name: str = "") -> 
 def order_cancel(*, order: Order, acting_user=None, actor_name: str = "", reason: str = "",
                  notification: str = "order_cancelled") -> Order:  # fmt: skip
     """Cancel an order while none of its items is released; void or refund its payment."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        _cancel_locked(order, acting_user=acting_user, actor_name=actor_name, reason=reason,
-                       notification=notification)  # fmt: skip
+    order = _cancel(order_id=order.pk, acting_user=acting_user, actor_name=actor_name, reason=reason,
+                    notification=notification)  # fmt: skip
     _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
+    return order
+
+
+@atomic_with_retry
+def _cancel(*, order_id: int, acting_user, actor_name: str, reason: str, notification: str) -> Order:
+    order = _locked(order_id)
+    _cancel_locked(order, acting_user=acting_user, actor_name=actor_name, reason=reason, notification=notification)
     return order
 
 
@@ -642,28 +696,35 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         order_apply_payment_decision(order_id=order.pk, decision=decision, acting_user=acting_user,
                                      actor_name=actor_name, reason="Reauthorization needs review")  # fmt: skip
         return outcome.SKIPPED
-    with transaction.atomic():
-        order = _locked(order_id, skip_locked=True)
-        if order is None:
-            return outcome.SKIPPED
+
+    @atomic_with_retry
+    def release() -> tuple[Order | None, bool]:
+        locked = _locked(order_id, skip_locked=True)
+        if locked is None:
+            return None, False
         ready = [
             item
-            for item in _items(order)
+            for item in _items(locked)
             if item.status in (S.AUTHORIZED, S.BACKORDERED) and item.inventory_status == InventoryStatus.ALLOCATED
         ]
-        if order.status in (S.AUTHORIZED, S.BACKORDERED) and ready:
-            releases = releases_create(order=order, items=ready, acting_user=acting_user, actor_name=actor_name)
-            numbers = [release.number for release in releases]
-            order.payment_check_due = False
-            if can_proceed(order.release):
-                _transition(
-                    order, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers}
-                )
-            else:
-                order_event_record(order=order, kind=OrderEvent.Kind.FULFILLMENT, acting_user=acting_user,
-                                   actor_name=actor_name, message=f"Partly released: {', '.join(numbers)}",
-                                   extra={"releases": numbers})  # fmt: skip
-            return outcome.SUCCEEDED
+        if locked.status not in (S.AUTHORIZED, S.BACKORDERED) or not ready:
+            return locked, False
+        releases = releases_create(order=locked, items=ready, acting_user=acting_user, actor_name=actor_name)
+        numbers = [release.number for release in releases]
+        locked.payment_check_due = False
+        if can_proceed(locked.release):
+            _transition(locked, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers})
+        else:
+            order_event_record(order=locked, kind=OrderEvent.Kind.FULFILLMENT, acting_user=acting_user,
+                               actor_name=actor_name, message=f"Partly released: {', '.join(numbers)}",
+                               extra={"releases": numbers})  # fmt: skip
+        return locked, True
+
+    order, released = release()
+    if order is None:
+        return outcome.SKIPPED
+    if released:
+        return outcome.SUCCEEDED
     if order.status == S.CANCELLED:
         # Cancelled while its payment was being checked: an authorization made meanwhile must not hold money.
         _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
@@ -695,10 +756,12 @@ def order_sync_payment(*, order_id: int, actor_name: str = "sync_pending_payment
 def order_process_backorder(*, order_id: int, actor_name: str = "process_backorders"):
     """Allocate a backorder from new stock; once all of it is, reauthorize the full amount (B → C or A)."""
     outcome = _job_outcome()
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def fill() -> Order | None:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status != S.BACKORDERED:
-            return outcome.SKIPPED
+            return None
         waiting = [
             item
             for item in _items(order)
@@ -706,6 +769,9 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             and item.inventory_status in (InventoryStatus.BACKORDERED, InventoryStatus.NOT_ALLOCATED)
         ]
         if waiting:
+            # Stock rows, then receipt lines, every one this step touches, before any is changed: giving
+            # the promises back only needs the lines, but taking stock after them would invert the order.
+            allocation.inventory_lock(items=waiting)
             from_stock = allocation.stock_allocated_quantities(items=waiting)
             # Receipt promises are given back and taken again under the same locks: stock covers what it
             # can now, the rest is promised against the receipts still open.
@@ -713,9 +779,14 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             allocation.allocate_items(items=waiting, already=from_stock)
             _save_inventory(waiting)
         if _inventory_target(order) != "authorize":
-            return outcome.SKIPPED
+            return None
         order_event_record(order=order, kind=OrderEvent.Kind.INVENTORY, actor_name=actor_name,
                            message="Every item is now allocated from stock")  # fmt: skip
+        return order
+
+    order = fill()
+    if order is None:
+        return outcome.SKIPPED
     payment = payment_current(order=order)
     # Check first: a still-valid authorization for the same amount is kept (DESIGN section 16).
     decision = payment_check_authorization(payment=payment, amount=order.grand_total) if payment else Decision.NO
@@ -777,16 +848,20 @@ def order_deposit(*, order_id: int, actor_name: str = "balance_payment"):
         raise PaymentError(
             f"Captured {payment.captured_amount} of {to_deposit} {order.currency_id} for {order.number}."
         )
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def deposit() -> bool:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status != S.SHIPPED:
-            return outcome.SKIPPED
+            return False
         _transition(order, "deposit", actor_name=actor_name, extra={"captured": str(payment.captured_amount)})
         items = [item for item in _items(order) if can_proceed(item.deposit)]
         for item in items:
             item.deposit()
         OrderItem.objects.bulk_update(items, ["status"])
-    return outcome.SUCCEEDED
+        return True
+
+    return outcome.SUCCEEDED if deposit() else outcome.SKIPPED
 
 
 def order_payment_cleanup(*, order_id: int, actor_name: str = "payment_cleanup"):
@@ -810,10 +885,12 @@ def order_release_expired_allocations(*, order_id: int, actor_name: str = "relea
     from fulfillment.models import Allocation
 
     outcome = _job_outcome()
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def expire() -> bool:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status not in (S.PENDING, S.AWAITING_APPROVAL, S.APPROVAL_DENIED):
-            return outcome.SKIPPED
+            return False
         expired_item_ids = set(
             Allocation.objects.filter(order_item__order=order, expires_at__lt=timezone.now()).values_list(
                 "order_item_id", flat=True
@@ -821,10 +898,12 @@ def order_release_expired_allocations(*, order_id: int, actor_name: str = "relea
         )
         items = [item for item in _items(order) if item.pk in expired_item_ids]
         if not items:
-            return outcome.SKIPPED
+            return False
         released = allocation.deallocate_items(items=items)
         _save_inventory(items)
         order_event_record(order=order, kind=OrderEvent.Kind.INVENTORY, actor_name=actor_name,
                            message=f"Allocation expired: {released} allocations released",
                            extra={"items": [item.sku for item in items]})  # fmt: skip
-    return outcome.SUCCEEDED
+        return True
+
+    return outcome.SUCCEEDED if expire() else outcome.SKIPPED
