@@ -20,8 +20,8 @@ from orders.models import Order
 
 @admin.register(Store)
 class StoreAdmin(ModelAdmin):
-    list_display = ["code", "name", "currency", "is_default", "inventory_system", "payment_system", "partial_release",
-                    "batch_size"]  # fmt: skip
+    list_display = ["code", "name", "currency", "paper_size", "is_default", "inventory_system", "payment_system",
+                    "partial_release", "batch_size"]  # fmt: skip
     list_filter = ["inventory_system", "payment_system"]
 
 
