@@ -1,0 +1,94 @@
+"""Approval by the buyer organization's approvers (or staff), and payment review by staff."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from commerce.errors import InvalidTransition, PermissionDenied, ValidationFailed
+from commerce.notifications import notify
+from fulfillment import allocation
+from orders.models import Order
+from orders.services.common import S, _items, _locked, _save_inventory, _transition
+from orders.services.placement import _authorize_and_apply, order_apply_payment_decision
+from payments import services as payments
+from payments.policies import PaymentDecision as Decision
+from payments.selectors import payment_current
+from spending_limits import services as limits
+from spending_limits.approvals import user_can_approve
+
+# Approval by the buyer organization's approvers (or staff).
+
+
+def _check_approver(order: Order, acting_user) -> None:
+    if acting_user is None:
+        return
+    if acting_user.has_perm("orders.approve_order") or user_can_approve(user=acting_user, order=order):
+        return
+    raise PermissionDenied("You are not an approver of this order's organization.")
+
+
+def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
+    """Approve a W order: allocate again what expired meanwhile, then authorize the payment."""
+    with transaction.atomic():
+        order = _locked(order.pk)
+        _check_approver(order, acting_user)
+        if order.status != S.AWAITING_APPROVAL:
+            raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
+        items = _items(order)
+        allocation.allocate_items(items=items, already=allocation.promised_quantities(items=items))
+        _save_inventory(items)
+        allocation.allocations_set_expiry(items=items, expires_at=None)
+        order.approved_at = timezone.now()
+        _transition(order, "await_payment", acting_user=acting_user, reason=reason or "Approved")
+        payment = payment_current(order=order)
+    if payment is None:
+        raise ValidationFailed(f"Order {order.number} has no payment to authorize.")
+    return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
+
+
+def order_reject(*, order: Order, acting_user=None, reason: str = "") -> Order:
+    """Reject a W order: give its stock and spending-limit charges back (W → N)."""
+    with transaction.atomic():
+        order = _locked(order.pk)
+        _check_approver(order, acting_user)
+        items = _items(order)
+        if order.status != S.AWAITING_APPROVAL:
+            raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
+        allocation.deallocate_items(items=items)
+        _save_inventory(items)
+        limits.spending_limits_credit(order=order, reason=reason or "Approval denied")
+        _transition(order, "reject", acting_user=acting_user, reason=reason, method_kwargs={"reason": reason})
+        notify("approval_rejected", order_id=order.pk, context={"reason": reason})
+    return order
+
+
+# Payment review by staff.
+
+
+def _require_status(order: Order, status: str, action: str) -> None:
+    if order.status != status:
+        raise InvalidTransition(
+            f"Order {order.number} cannot {action} while {order.get_status_display().lower()}.",
+            details={"order": order.number, "status": order.status},
+        )
+
+
+def order_approve_payment(*, order: Order, acting_user=None, reason: str = "") -> Order:
+    """Accept a payment held for review (A → B or C)."""
+    order = Order.objects.select_related("store", "currency").get(pk=order.pk)
+    _require_status(order, S.PAYMENT_REVIEW, "approve its payment")
+    payment = payment_current(order=order)
+    payments.payment_approve_review(payment=payment, acting_user=acting_user, reason=reason)
+    return order_apply_payment_decision(
+        order_id=order.pk, decision=Decision.YES, acting_user=acting_user, reason=reason or "Payment approved"
+    )
+
+
+def order_decline_payment(*, order: Order, acting_user=None, reason: str = "") -> Order:
+    """Decline a payment held for review: the order is cancelled (A → X)."""
+    order = Order.objects.select_related("store", "currency").get(pk=order.pk)
+    _require_status(order, S.PAYMENT_REVIEW, "decline its payment")
+    payment = payment_current(order=order)
+    payments.payment_decline_review(payment=payment, acting_user=acting_user, reason=reason or "Declined")
+    return order_apply_payment_decision(
+        order_id=order.pk, decision=Decision.NO, acting_user=acting_user, reason=reason or "Payment declined"
+    )

@@ -1,0 +1,279 @@
+"""Placing and submitting an order, and moving it by its payment's answer."""
+
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from commerce.currency import convert
+from commerce.errors import IdempotencyKeyReused, InvalidTransition, ValidationFailed
+from commerce.models import Currency, ShipMode, Store
+from commerce.money import quantize_money
+from commerce.notifications import notify
+from fulfillment import allocation
+from orders.events import actor_fields, order_events_record_bulk
+from orders.models import Order, OrderEvent, OrderItem
+from orders.services.cancellation import _cancel_locked, _cancel_payment
+from orders.services.common import S, _cache_items, _inventory_target, _items, _locked, _save_inventory, _transition
+from orders.services.inputs import PlacementInput
+from orders.totals import apply_totals
+from payments import services as payments
+from payments.errors import PaymentDeclined
+from payments.policies import PaymentDecision as Decision
+from spending_limits import services as limits
+from spending_limits.approvals import order_requires_approval
+
+# Placement and submission.
+
+
+def _resolve_currency(data: PlacementInput, store: Store) -> str:
+    return (data.currency or store.currency_id).upper()
+
+
+def _build_order(data: PlacementInput, store: Store) -> tuple[Order, list[OrderItem]]:
+    currency = _resolve_currency(data, store)
+    address = data.shipping_address
+    order = Order(
+        store=store,
+        customer=data.customer,
+        organization=data.customer.organization,
+        currency=store.currency if store.currency_id == currency else Currency.objects.get(code=currency),
+        ship_mode=data.ship_mode or store.default_ship_mode,
+        ship_to_name=address.name,
+        ship_to_line1=address.line1,
+        ship_to_line2=address.line2,
+        ship_to_city=address.city,
+        ship_to_region=address.region,
+        ship_to_postal_code=address.postal_code,
+        ship_to_country=address.country.upper(),
+        purchase_order_number=data.purchase_order_number,
+        shipping_note=data.shipping_note,
+        idempotency_key=data.idempotency_key,
+        request_fingerprint=data.fingerprint,
+    )
+    items = []
+    for line in data.items:
+        product = line.product
+        price = product.price
+        if product.currency_id != currency:
+            price = convert(price, from_currency=product.currency_id, to_currency=currency).amount
+        items.append(
+            OrderItem(
+                order=order,
+                product=product,
+                sku=product.sku,
+                name=product.name,
+                quantity=line.quantity,
+                unit_price=quantize_money(price, currency),
+                trading_agreement=line.trading_agreement,
+            )
+        )
+    apply_totals(order=order, items=items)
+    return order, items
+
+
+def _validate_placement(data: PlacementInput, store: Store) -> None:
+    if not data.items:
+        raise ValidationFailed("items: an order needs at least one item.", details={"items": ["Required."]})
+    skus = [line.product.sku for line in data.items]
+    if len(set(skus)) != len(skus):
+        raise ValidationFailed(
+            "items: list each SKU once, with its total quantity.", details={"items": ["Duplicate SKU."]}
+        )
+    if data.ship_mode and data.ship_mode not in ShipMode.values:
+        raise ValidationFailed(f"ship_mode: must be one of {', '.join(ShipMode.values)}.")
+    organization = data.customer.organization
+    for line in data.items:
+        agreement = line.trading_agreement
+        if agreement is not None and agreement.organization_id != getattr(organization, "pk", None):
+            raise ValidationFailed(
+                f"items.trading_agreement: {agreement.number} is not an agreement of your organization.",
+                details={"items": [{"trading_agreement": ["Unknown agreement."]}]},
+            )
+
+
+def _replay(data: PlacementInput) -> Order | None:
+    """The order an earlier request with the same idempotency key created, if any."""
+    if not data.idempotency_key:
+        return None
+    existing = Order.objects.filter(customer=data.customer, idempotency_key=data.idempotency_key).first()
+    if existing is not None and existing.request_fingerprint != data.fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used for a different request.",
+            details={"idempotency_key": data.idempotency_key, "order": existing.number},
+        )
+    return existing
+
+
+def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]:
+    """Create and submit an order; return it and whether it is new (False: an idempotent replay)."""
+    store = data.store or Store.objects.select_related("currency").get(is_default=True)
+    existing = _replay(data)
+    if existing is not None:
+        return existing, False
+    _validate_placement(data, store)
+    try:
+        with transaction.atomic():
+            order, items = _build_order(data, store)
+            payment = _submit(
+                order=order,
+                items=items,
+                payment_method=data.payment_method,
+                payment_token=data.payment_token,
+                acting_user=acting_user,
+                new=True,
+            )
+    except IntegrityError:
+        replay = _replay(data)
+        if replay is None:
+            raise
+        return replay, False
+    if order.status == S.AWAITING_APPROVAL:
+        return order, True
+    return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user), True
+
+
+def _charges_limits(order: Order, items: Sequence[OrderItem]) -> bool:
+    return bool(
+        order.organization_id
+        or order.purchase_order_number
+        or order.purchase_order_id
+        or any(item.trading_agreement_id for item in items)
+    )
+
+
+def _submit(*, order: Order, items: list[OrderItem], payment_method: str, payment_token: str,
+            acting_user=None, new: bool = False):  # fmt: skip
+    """Charge spending limits, allocate, then wait for approval (W) or ask for payment (M).
+
+    Runs in the caller's transaction. A new order is written here, already submitted (its
+    transition is made in memory first), with as few statements as the rows need: when no
+    spending limit applies, stock is locked and planned before the items are inserted.
+    """
+    charges_limits = _charges_limits(order, items)
+    needs_approval = order_requires_approval(order=order)
+    from_status = order.status
+    if needs_approval:
+        order.submit_for_approval()
+        expires_at = timezone.now() + order.store.allocation_good_for
+    else:
+        order.await_payment()
+        expires_at = None
+    for item in items:
+        item.follow_order(order.status)
+    order.save()
+    _cache_items(order, items)
+
+    if new and not charges_limits:
+        plan = allocation.allocate_items(items=items, expires_at=expires_at, defer_writes=True)
+        OrderItem.objects.bulk_create(items)
+        plan.write()
+    else:
+        if new:
+            OrderItem.objects.bulk_create(items)
+        else:
+            OrderItem.objects.bulk_update(items, ["status", "product_total", "tax", "shipping_charge", "shipping_tax"])
+        # Spending-limit rows are locked before stock rows, here as in every other service.
+        limits.spending_limits_charge(order=order)
+        plan = allocation.allocate_items(items=items, expires_at=expires_at)
+        _save_inventory(items)
+
+    events = []
+    if new:
+        events.append(OrderEvent(order=order, kind=OrderEvent.Kind.NOTE, message="Order created",
+                                 extra={"items": len(items), "grand_total": str(order.grand_total)},
+                                 **actor_fields(acting_user)))  # fmt: skip
+    events.append(OrderEvent(order=order, from_status=from_status, to_status=order.status,
+                             reason="Approval required" if needs_approval else "",
+                             extra={"backordered": len(plan.backordered_items)},
+                             **actor_fields(acting_user)))  # fmt: skip
+    order_events_record_bulk(events)
+    payment = payments.payment_create(
+        order=order,
+        method=payment_method,
+        token=payment_token,
+        amount=order.grand_total,
+        new_order=new,
+        begin_authorization=not needs_approval,
+    )
+    if needs_approval:
+        notify("approval_requested", order_id=order.pk)
+        notify("order_received", order_id=order.pk)
+    return payment
+
+
+def order_submit(*, order: Order, payment_method: str, payment_token: str = "", acting_user=None) -> Order:
+    """Submit a pending (P) order: limits, allocation, approval or authorization."""
+    with transaction.atomic():
+        order = _locked(order.pk)
+        if order.status != S.PENDING:
+            raise InvalidTransition(f"Order {order.number} was already submitted.")
+        items = _items(order)
+        apply_totals(order=order, items=items)
+        payment = _submit(order=order, items=items, payment_method=payment_method, payment_token=payment_token,
+                          acting_user=acting_user)  # fmt: skip
+    if order.status == S.AWAITING_APPROVAL:
+        return order
+    return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
+
+
+def _authorize_and_apply(*, order: Order, payment, acting_user=None, actor_name: str = "") -> Order:
+    """Ask the gateway (no lock held), then move the order on by the answer; a decline raises."""
+    decision = payments.payment_send_authorization(payment=payment)
+    order = order_apply_payment_decision(
+        order_id=order.pk, decision=decision, acting_user=acting_user, actor_name=actor_name
+    )
+    if decision == Decision.NO:
+        raise PaymentDeclined("The payment was declined.", details={"order": order.number, "status": order.status})
+    return order
+
+
+PAYMENT_TARGETS = {
+    Decision.REVIEW: "hold_for_review",
+    Decision.WORKING: "await_payment",
+}
+
+
+def order_apply_payment_decision(
+    *, order_id: int, decision: str, acting_user=None, actor_name: str = "", reason: str = ""
+) -> Order:
+    """Move an order waiting on its payment (W, M, A, B) by the payment's answer; NO cancels it."""
+    with transaction.atomic():
+        order = _locked(order_id)
+        waiting = (S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.PAYMENT_REVIEW, S.BACKORDERED)
+        if decision == Decision.NO and not can_proceed(order.cancel):
+            return order
+        if decision != Decision.NO and order.status not in waiting:
+            return order
+        from_status = order.status
+        if decision == Decision.NO:
+            _cancel_locked(order, acting_user=acting_user, actor_name=actor_name,
+                           reason=reason or "Payment declined", notification="payment_declined")  # fmt: skip
+        elif decision == Decision.YES:
+            _transition(order, _inventory_target(order), acting_user=acting_user, actor_name=actor_name,
+                        reason=reason or "Payment authorized")  # fmt: skip
+        elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
+            pass
+        else:
+            _transition(order, PAYMENT_TARGETS[decision], acting_user=acting_user, actor_name=actor_name,
+                        reason=reason or f"Payment {decision.lower()}")  # fmt: skip
+        if order.status != from_status:
+            _notify_status(order, from_status)
+    if decision == Decision.NO:
+        _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
+    return order
+
+
+def _notify_status(order: Order, from_status: str) -> None:
+    # Orders that waited for approval got their "received" e-mail at submit.
+    if (
+        from_status in (S.PENDING, S.PAYMENT_PENDING)
+        and order.status in (S.PAYMENT_REVIEW, S.BACKORDERED, S.AUTHORIZED)
+        and order.approved_at is None
+    ):
+        notify("order_received", order_id=order.pk)
+    if order.status == S.BACKORDERED and from_status != S.BACKORDERED:
+        notify("order_backordered", order_id=order.pk)
+    if order.status == S.PAYMENT_REVIEW:
+        notify("payment_review", order_id=order.pk)
