@@ -3,12 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from commerce.api.auth import LoginView
-from commerce.api.products import ProductAvailabilityView, ProductListView
+from commerce.api.products import ProductListView
 
 api_v1 = [
     path("auth/token/", LoginView.as_view(), name="api-token"),
     path("products/", ProductListView.as_view(), name="product-list"),
-    path("products/<key:sku>/availability/", ProductAvailabilityView.as_view(), name="product-availability"),
     path("", include("orders.api.urls")),
     path("", include("payments.api.urls")),
     path("", include("fulfillment.api.urls")),
