@@ -4,6 +4,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, admin_link
+from commerce.admin_site import DashboardLink
 from commerce.models import (
     REPEATED_FAILURE_THRESHOLD,
     Currency,
@@ -109,3 +110,13 @@ class JobItemFailureAdmin(ReadOnlyAdmin):
     @admin.display(description="last error")
     def short_error(self, failure: JobItemFailure) -> str:
         return Truncator(failure.last_error).chars(100)
+
+
+admin.site.register_dashboard_links(
+    [
+        DashboardLink("Job runs", "admin:commerce_jobrun_changelist", "commerce.view_jobrun"),
+        DashboardLink("Failing job items", "admin:commerce_jobitemfailure_changelist", "commerce.view_jobitemfailure"),
+        DashboardLink("Job schedules", "admin:django_q_schedule_changelist", "django_q.view_schedule"),
+    ],
+    position=30,
+)

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, ReadOnlyInline, message_outcomes, run_per_object
+from commerce.admin_site import DashboardLink
 from commerce.errors import ApplicationError
 from commerce.models import Product
 from fulfillment.batches import pick_batch_create
@@ -516,3 +517,15 @@ class PrintRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="pick batch")
     def batch(self, record: PrintRecord) -> str:
         return record.document.batch.number
+
+
+admin.site.register_dashboard_links(
+    [
+        DashboardLink("Create a pick batch", "admin:fulfillment_pickbatch_add", "fulfillment.add_pickbatch"),
+        DashboardLink("Pick batches", "admin:fulfillment_pickbatch_changelist", "fulfillment.view_pickbatch"),
+        DashboardLink("Stock and ATP", "admin:fulfillment_stock_changelist", "fulfillment.view_stock"),
+        DashboardLink("Receive goods", "admin:fulfillment_stock_receive", "fulfillment.receive_inventory"),
+        DashboardLink("Check inventory", "admin:fulfillment_stock_check", "fulfillment.view_stock"),
+    ],
+    position=20,
+)

@@ -5,7 +5,6 @@ permission (again on the server, whatever the page showed), collects a reason wh
 one, and reports the service's answer. The order itself is read-only here except for its notes.
 """
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,12 +16,13 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django_fsm import can_proceed
 
 from commerce.admin_base import ModelAdmin, ReadOnlyInline, message_outcomes, money, run_per_object
+from commerce.admin_site import DashboardLink, DashboardPanel
 from commerce.errors import ApplicationError
 from commerce.jobs import JobOutcome
 from fulfillment.admin import OrderReleaseInline
@@ -480,83 +480,67 @@ class OrderAdmin(ModelAdmin):
         return self._run_bulk(request, queryset, "cancel")
 
 
-# The dashboard on the admin index: orders per status, the queues, and the pages staff go to every day.
+# The dashboard on the admin index: orders per status, the exceptions queue, the order queues staff go to.
 
 
-@dataclass(frozen=True)
-class DashboardLink:
-    label: str
-    url_name: str
-    permission: str
-    query: str = ""
-    help: str = ""
-
-
-DASHBOARD_LINKS = [
-    DashboardLink("Payment review queue", "admin:orders_order_changelist", "orders.review_payment",
-                  f"?status__exact={S.PAYMENT_REVIEW}", "Approve or decline payments held for review"),
-    DashboardLink("Awaiting approval", "admin:orders_order_changelist", "orders.approve_order",
-                  f"?status__exact={S.AWAITING_APPROVAL}", "Orders a buyer's approver has not decided on"),
-    DashboardLink("Ready to release", "admin:orders_order_changelist", "orders.release_order",
-                  f"?status__exact={S.AUTHORIZED}", "Authorized orders the release job has not picked up yet"),
-    DashboardLink("Create a pick batch", "admin:fulfillment_pickbatch_add", "fulfillment.add_pickbatch"),
-    DashboardLink("Pick batches", "admin:fulfillment_pickbatch_changelist", "fulfillment.view_pickbatch"),
-    DashboardLink("Stock and ATP", "admin:fulfillment_stock_changelist", "fulfillment.view_stock"),
-    DashboardLink("Receive goods", "admin:fulfillment_stock_receive", "fulfillment.receive_inventory"),
-    DashboardLink("Check inventory", "admin:fulfillment_stock_check", "fulfillment.view_stock"),
-    DashboardLink("Job runs", "admin:commerce_jobrun_changelist", "commerce.view_jobrun"),
-    DashboardLink("Failing job items", "admin:commerce_jobitemfailure_changelist", "commerce.view_jobitemfailure"),
-    DashboardLink("Job schedules", "admin:django_q_schedule_changelist", "django_q.view_schedule"),
-    DashboardLink("Trading agreements (remaining)", "admin:spending_limits_tradingagreement_changelist",
-                  "spending_limits.view_tradingagreement"),
-    DashboardLink("Purchase orders (remaining)", "admin:spending_limits_purchaseorder_changelist",
-                  "spending_limits.view_purchaseorder"),
-]  # fmt: skip
-
-
-def dashboard_context(request) -> dict:
-    """What the index shows this user: status counts, the exceptions count and the links they may follow."""
-    user = request.user
-    context: dict = {"dashboard_links": []}
-    for link in DASHBOARD_LINKS:
-        if not user.has_perm(link.permission):
-            continue
-        try:
-            url = reverse(link.url_name) + link.query
-        except NoReverseMatch:
-            continue
-        context["dashboard_links"].append({"label": link.label, "url": url, "help": link.help})
-    if user.has_perm("orders.view_order"):
-        counts = status_counts()
-        changelist = reverse("admin:orders_order_changelist")
-        context["dashboard_statuses"] = [
+def dashboard_statuses(request) -> dict | None:
+    """Orders per status, each linking to the order list filtered by it."""
+    if not request.user.has_perm("orders.view_order"):
+        return None
+    counts = status_counts()
+    changelist = reverse("admin:orders_order_changelist")
+    return {
+        "statuses": [
             {"code": code, "label": label, "count": counts[code], "url": f"{changelist}?status__exact={code}"}
             for code, label in S.choices
         ]
-    if user.has_perm("orders.view_exceptions"):
-        counts = exception_counts()
-        url = reverse("admin:orders_order_exceptions")
-        context["dashboard_exceptions"] = {
-            "total": sum(counts.values()),
-            "url": url,
-            "kinds": [
-                {"title": EXCEPTION_TITLES[kind], "count": count, "url": f"{url}#{kind}"}
-                for kind, count in counts.items()
-            ],
-        }
-    return context
+    }
 
 
-def _with_dashboard(index):
-    @functools.wraps(index)
-    def dashboard_index(request, extra_context=None):
-        return index(request, extra_context={**dashboard_context(request), **(extra_context or {})})
+def dashboard_exceptions(request) -> dict | None:
+    """The exceptions queue's count, in total and per kind."""
+    if not request.user.has_perm("orders.view_exceptions"):
+        return None
+    counts = exception_counts()
+    url = reverse("admin:orders_order_exceptions")
+    return {
+        "total": sum(counts.values()),
+        "url": url,
+        "kinds": [
+            {"title": EXCEPTION_TITLES[kind], "count": count, "url": f"{url}#{kind}"} for kind, count in counts.items()
+        ],
+    }
 
-    dashboard_index.has_dashboard = True
-    return dashboard_index
 
-
-# The project uses the default admin site; its index gets the dashboard's numbers through extra_context,
-# which is what AdminSite.index offers for this (templates/admin/index.html shows them).
-if not getattr(admin.site.index, "has_dashboard", False):
-    admin.site.index = _with_dashboard(admin.site.index)
+admin.site.register_dashboard_panel(
+    DashboardPanel("order_statuses", "admin/orders/dashboard/statuses.html", dashboard_statuses, position=10)
+)
+admin.site.register_dashboard_panel(
+    DashboardPanel("order_exceptions", "admin/orders/dashboard/exceptions.html", dashboard_exceptions, position=20)
+)
+admin.site.register_dashboard_links(
+    [
+        DashboardLink(
+            "Payment review queue",
+            "admin:orders_order_changelist",
+            "orders.review_payment",
+            f"?status__exact={S.PAYMENT_REVIEW}",
+            "Approve or decline payments held for review",
+        ),
+        DashboardLink(
+            "Awaiting approval",
+            "admin:orders_order_changelist",
+            "orders.approve_order",
+            f"?status__exact={S.AWAITING_APPROVAL}",
+            "Orders a buyer's approver has not decided on",
+        ),
+        DashboardLink(
+            "Ready to release",
+            "admin:orders_order_changelist",
+            "orders.release_order",
+            f"?status__exact={S.AUTHORIZED}",
+            "Authorized orders the release job has not picked up yet",
+        ),
+    ],
+    position=10,
+)
