@@ -5,6 +5,7 @@ from django.utils.text import Truncator
 
 from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, admin_link
 from commerce.admin_site import DashboardLink
+from commerce.jobs import item_labels
 from commerce.models import (
     REPEATED_FAILURE_THRESHOLD,
     Currency,
@@ -16,7 +17,6 @@ from commerce.models import (
     Product,
     Store,
 )
-from orders.models import Order
 
 
 @admin.register(Store)
@@ -76,32 +76,40 @@ class JobRunAdmin(ReadOnlyAdmin):
     def error_list(self, run: JobRun) -> str:
         if not run.errors:
             return "-"
-        numbers = dict(Order.objects.filter(pk__in=[entry["id"] for entry in run.errors]).values_list("pk", "number"))
+        labels = item_labels(run.item_type, [entry["id"] for entry in run.errors])
+        model = run.item_type.model_class() if run.item_type is not None else None
+        noun = model._meta.verbose_name if model is not None else "item"
         return format_html_join(
             mark_safe("<br>"),
-            "order {} (id {}): {}",
-            ((numbers.get(entry["id"], "?"), entry["id"], entry["error"]) for entry in run.errors),
+            "{} {} (id {}): {}",
+            ((noun, labels.get(entry["id"], "?"), entry["id"], entry["error"]) for entry in run.errors),
         )
 
 
 @admin.register(JobItemFailure)
 class JobItemFailureAdmin(ReadOnlyAdmin):
-    """Orders a job keeps failing on; delete a row to dismiss it once the order is dealt with."""
+    """Items (orders) a job keeps failing on; delete a row to dismiss it once the item is dealt with."""
 
     deletable = True
 
-    list_display = ["job_name", "order_link", "failures", "repeated", "short_error", "first_failed_at",
+    list_display = ["job_name", "item_link", "failures", "repeated", "short_error", "first_failed_at",
                     "last_failed_at", "last_run"]  # fmt: skip
     list_filter = ["job_name", ("last_failed_at", admin.DateFieldListFilter)]
-    list_select_related = ["order", "last_run"]
+    list_select_related = ["content_type", "last_run"]
+    # Apps name their items' search fields through the GenericRelation's query name (orders: ``order``).
     search_fields = ["order__number", "last_error"]
-    readonly_fields = ["job_name", "order_link", "failures", "last_error", "last_run", "first_failed_at",
+    readonly_fields = ["job_name", "item_link", "failures", "last_error", "last_run", "first_failed_at",
                        "last_failed_at"]  # fmt: skip
-    exclude = ["order"]
+    exclude = ["content_type", "object_id"]
 
-    @admin.display(description="order", ordering="order__number")
-    def order_link(self, failure: JobItemFailure) -> str:
-        return admin_link(failure.order, failure.order.number)
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("item")
+
+    @admin.display(description="item")
+    def item_link(self, failure: JobItemFailure) -> str:
+        if failure.item is None:
+            return f"{failure.content_type.name} {failure.object_id} (gone)"
+        return admin_link(failure.item, str(failure.item))
 
     @admin.display(description=f"≥ {REPEATED_FAILURE_THRESHOLD} failures", boolean=True)
     def repeated(self, failure: JobItemFailure) -> bool:

@@ -5,6 +5,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -229,7 +231,15 @@ class JobRun(models.Model):
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text='[{"id": order id, "error": "..."}]')
+    errors = models.JSONField(default=list, blank=True, help_text='[{"id": item id, "error": "..."}]')
+    item_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="What the job walks (orders): the model of the ids in errors.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-pk"]
@@ -257,15 +267,25 @@ class JobRun(models.Model):
 
 class JobItemFailureQuerySet(models.QuerySet):
     def repeated(self, threshold: int = REPEATED_FAILURE_THRESHOLD):
-        """Orders a job failed on at least ``threshold`` times in a row: the exceptions queue's share."""
+        """Items a job failed on at least ``threshold`` times in a row: the exceptions queue's share."""
         return self.filter(failures__gte=threshold)
+
+    def of_model(self, model: type[models.Model]):
+        """Failures on rows of ``model`` (by its label: a join, no content type lookup)."""
+        return self.filter(content_type__app_label=model._meta.app_label, content_type__model=model._meta.model_name)
 
 
 class JobItemFailure(models.Model):
-    """An order a job failed on, until a later run of that job succeeds on it."""
+    """An item (an order) a job failed on, until a later run of that job succeeds on it.
+
+    The item is any row, by content type and id: the app owning it deletes its failures with it (a
+    ``GenericRelation``) and shows them where it lists its rows.
+    """
 
     job_name = models.CharField(max_length=64)
-    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="job_failures")
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    item = GenericForeignKey("content_type", "object_id")
     failures = models.PositiveIntegerField(default=1, help_text="Failed runs in a row.")
     last_error = models.TextField(blank=True)
     last_run = models.ForeignKey(JobRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -277,12 +297,14 @@ class JobItemFailure(models.Model):
     class Meta:
         ordering = ["-failures", "-last_failed_at", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["job_name", "order"], name="job_item_failure_unique_order"),
+            models.UniqueConstraint(
+                fields=["job_name", "content_type", "object_id"], name="job_item_failure_unique_item"
+            ),
             models.CheckConstraint(condition=Q(failures__gte=1), name="job_item_failure_failures_positive"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.job_name}: order {self.order_id} failed {self.failures}x"
+        return f"{self.job_name}: {self.content_type.model} {self.object_id} failed {self.failures}x"
 
     @property
     def is_repeated(self) -> bool:

@@ -6,6 +6,7 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self) -> None:
-        from orders import notifications
+        from orders import jobs, notifications
 
         notifications.register()
+        jobs.register()

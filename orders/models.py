@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -103,6 +104,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     status_reason = models.TextField(blank=True, help_text="Why the order was rejected or cancelled.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The jobs' failures on this order (the kernel's generic record): deleted with it, searchable by number.
+    job_failures = GenericRelation("commerce.JobItemFailure", related_query_name="order")
 
     objects = OrderQuerySet.as_manager()
 

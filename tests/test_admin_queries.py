@@ -77,7 +77,7 @@ def hundred_orders() -> Order:
                                 finished_at=timezone.now())  # fmt: skip
     for order in orders[:10]:
         JobItemFailure.objects.create(
-            job_name=run.name, order=order, failures=3, last_error="gateway down", last_run=run
+            job_name=run.name, item=order, failures=3, last_error="gateway down", last_run=run
         )
     now = timezone.now()
     for model, success in [(Success, True), (Failure, False)]:

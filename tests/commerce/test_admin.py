@@ -88,7 +88,7 @@ def test_read_only_rows_are_not_added_changed_or_deleted_even_by_a_superuser(sup
 
 
 def test_a_failing_job_item_may_be_dismissed_by_whoever_may_delete_it(superuser_client, staff_in_role):
-    failure = JobItemFailure.objects.create(job_name="release_to_fulfillment", order=OrderFactory(), failures=3)
+    failure = JobItemFailure.objects.create(job_name="release_to_fulfillment", item=OrderFactory(), failures=3)
     supervisor = logged_in(staff_in_role(SUPERVISOR))
 
     refused = supervisor.post(f"/admin/commerce/jobitemfailure/{failure.pk}/delete/", {"post": "yes"})

@@ -164,7 +164,7 @@ class TestFailures:
         assert broken.status == S.BACKORDERED
         assert Order.objects.filter(status=S.AUTHORIZED).count() == 4
         failure = JobItemFailure.objects.get()
-        assert (failure.job_name, failure.order_id, failure.failures, failure.last_run) == (
+        assert (failure.job_name, failure.object_id, failure.failures, failure.last_run) == (
             AUTHORIZE_BACKORDERS.name, broken.pk, 1, run)  # fmt: skip
         assert "RuntimeError: the gateway exploded" in failure.last_error
         logged = [r for r in caplog.records if r.exc_info and str(broken.pk) in r.getMessage()]

@@ -103,8 +103,8 @@ def test_longest_waiting_first():
 def test_orders_failing_repeatedly_in_jobs(settings):
     repeated = OrderFactory(status="C")
     once = OrderFactory(status="C")
-    JobItemFailure.objects.create(job_name="release_to_fulfillment", order=repeated, failures=3, last_error="boom")
-    JobItemFailure.objects.create(job_name="release_to_fulfillment", order=once, failures=1, last_error="hiccup")
+    JobItemFailure.objects.create(job_name="release_to_fulfillment", item=repeated, failures=3, last_error="boom")
+    JobItemFailure.objects.create(job_name="release_to_fulfillment", item=once, failures=1, last_error="hiccup")
 
     (section,) = [section for section in exceptions_queue() if section.kind == FAILING_IN_JOBS]
     assert section.order_numbers == [repeated.number]
@@ -130,7 +130,7 @@ def test_counts_match_the_queue_and_the_limit_keeps_the_count(django_assert_max_
 def test_command_prints_one_section_per_kind_with_counts_and_numbers():
     stale = order_in("C", for_hours=5)
     failing = OrderFactory(status="B")
-    JobItemFailure.objects.create(job_name="process_backorders", order=failing, failures=4)
+    JobItemFailure.objects.create(job_name="process_backorders", item=failing, failures=4)
     out = StringIO()
 
     call_command("order_exceptions", stdout=out)
