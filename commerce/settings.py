@@ -199,6 +199,8 @@ PAYMENT_DEFAULT_GATEWAY = os.environ.get("PAYMENT_DEFAULT_GATEWAY", "simulated")
 PAYMENT_EXTERNAL_ACCOUNT_HOOK = os.environ.get("PAYMENT_EXTERNAL_ACCOUNT_HOOK", "payments.hooks.approve_all_accounts")
 TAX_CALCULATOR = os.environ.get("TAX_CALCULATOR", "orders.totals.StoreTaxCalculator")
 SHIPPING_CALCULATOR = os.environ.get("SHIPPING_CALCULATOR", "orders.totals.StoreShippingCalculator")
+# Fulfillment reports a confirmed package here; the order app records items, events and the R → S move.
+FULFILLMENT_SHIPMENT_HOOK = "orders.services.shipment.order_record_shipment"
 
 # Background rendering: batches with more releases than this render in a django-q2 task.
 PICK_BATCH_SYNC_RENDER_LIMIT = int(os.environ.get("PICK_BATCH_SYNC_RENDER_LIMIT", "50"))

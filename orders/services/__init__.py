@@ -23,6 +23,7 @@ from orders.services.job_steps import (
     order_sync_payment,
 )
 from orders.services.placement import PAYMENT_TARGETS, order_apply_payment_decision, order_place, order_submit
+from orders.services.shipment import order_record_shipment
 
 __all__ = [
     "PAYMENT_TARGETS",
@@ -40,6 +41,7 @@ __all__ = [
     "order_place",
     "order_process_backorder",
     "order_reauthorize_payment",
+    "order_record_shipment",
     "order_reject",
     "order_release",
     "order_release_expired_allocations",
