@@ -206,6 +206,50 @@ class Product(models.Model):
         return f"{self.sku} {self.name}"
 
 
+# Ship-to addresses: one definition for every row that holds one (an order, a release).
+
+SHIP_TO_PARTS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+class ShipToAddress(models.Model):
+    """The ship-to fields (``ship_to_<part>``) and how they print; abstract, the models add them."""
+
+    ship_to_name = models.CharField(max_length=128)
+    ship_to_line1 = models.CharField(max_length=200)
+    ship_to_line2 = models.CharField(max_length=200, blank=True)
+    ship_to_city = models.CharField(max_length=100)
+    ship_to_region = models.CharField(max_length=100, blank=True)
+    ship_to_postal_code = models.CharField(max_length=20)
+    ship_to_country = models.CharField(max_length=2)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def ship_to(self) -> dict[str, str]:
+        """The address by part name (``name``, ``line1``, ...), as the API shows it."""
+        return {part: getattr(self, f"ship_to_{part}") for part in SHIP_TO_PARTS}
+
+    @property
+    def ship_to_lines(self) -> list[str]:
+        city_line = " ".join(p for p in [self.ship_to_postal_code, self.ship_to_city] if p)
+        lines = [self.ship_to_name, self.ship_to_line1, self.ship_to_line2, city_line, self.ship_to_region]
+        return [line for line in lines if line] + [self.ship_to_country]
+
+
+def ship_to_copy(*, source, target: ShipToAddress) -> ShipToAddress:
+    """Copy an address onto ``target``: from another ``ShipToAddress`` or from anything with the plain parts.
+
+    The country code is kept in capitals, however it came in.
+    """
+    values = (
+        source.ship_to if isinstance(source, ShipToAddress) else {part: getattr(source, part) for part in SHIP_TO_PARTS}
+    )
+    for part, value in values.items():
+        setattr(target, f"ship_to_{part}", value.upper() if part == "country" else value)
+    return target
+
+
 # Scheduled jobs: one row per run, and the orders a job keeps failing on.
 
 REPEATED_FAILURE_THRESHOLD = 3

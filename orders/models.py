@@ -9,7 +9,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from commerce.models import MONEY, Currency, Customer, Organization, Product, ShipMode, Store, random_code
+from commerce.models import (
+    MONEY,
+    Currency,
+    Customer,
+    Organization,
+    Product,
+    ShipMode,
+    ShipToAddress,
+    Store,
+    random_code,
+)
 
 ZERO = Decimal("0")
 
@@ -59,7 +69,7 @@ class OrderQuerySet(models.QuerySet):
         return self.filter(status__in=statuses)
 
 
-class Order(ConcurrentTransitionMixin, models.Model):
+class Order(ConcurrentTransitionMixin, ShipToAddress):
     number = models.CharField(max_length=32, unique=True, default=new_order_number, editable=False)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="orders")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
@@ -70,13 +80,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
     currency = models.ForeignKey(Currency, on_delete=models.PROTECT)
     ship_mode = models.CharField(max_length=16, choices=ShipMode.choices, default=ShipMode.STANDARD)
 
-    ship_to_name = models.CharField(max_length=128)
-    ship_to_line1 = models.CharField(max_length=200)
-    ship_to_line2 = models.CharField(max_length=200, blank=True)
-    ship_to_city = models.CharField(max_length=100)
-    ship_to_region = models.CharField(max_length=100, blank=True)
-    ship_to_postal_code = models.CharField(max_length=20)
-    ship_to_country = models.CharField(max_length=2)
+    # ship_to_* from ShipToAddress.
 
     purchase_order_number = models.CharField(max_length=64, blank=True)
     purchase_order = models.ForeignKey(
@@ -200,12 +204,6 @@ class Order(ConcurrentTransitionMixin, models.Model):
     def cancel(self, reason: str = "") -> None:
         self.cancelled_at = timezone.now()
         self.status_reason = reason
-
-    @property
-    def ship_to_lines(self) -> list[str]:
-        city_line = " ".join(p for p in [self.ship_to_postal_code, self.ship_to_city] if p)
-        lines = [self.ship_to_name, self.ship_to_line1, self.ship_to_line2, city_line, self.ship_to_region]
-        return [line for line in lines if line] + [self.ship_to_country]
 
     @property
     def is_final(self) -> bool:

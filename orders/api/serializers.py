@@ -202,15 +202,7 @@ class OrderSerializer(serializers.Serializer):
 
     @extend_schema_field(AddressSerializer)
     def get_shipping_address(self, order: Order) -> dict:
-        return {
-            "name": order.ship_to_name,
-            "line1": order.ship_to_line1,
-            "line2": order.ship_to_line2,
-            "city": order.ship_to_city,
-            "region": order.ship_to_region,
-            "postal_code": order.ship_to_postal_code,
-            "country": order.ship_to_country,
-        }
+        return order.ship_to
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from django_fsm import can_proceed
 
 from commerce.currency import convert
 from commerce.errors import IdempotencyKeyReused, InvalidTransition, ValidationFailed
-from commerce.models import Currency, ShipMode, Store
+from commerce.models import Currency, ShipMode, Store, ship_to_copy
 from commerce.money import quantize_money
 from commerce.notifications import notify
 from fulfillment import allocation
@@ -40,18 +40,12 @@ def _build_order(data: PlacementInput, store: Store) -> tuple[Order, list[OrderI
         organization=data.customer.organization,
         currency=store.currency if store.currency_id == currency else Currency.objects.get(code=currency),
         ship_mode=data.ship_mode or store.default_ship_mode,
-        ship_to_name=address.name,
-        ship_to_line1=address.line1,
-        ship_to_line2=address.line2,
-        ship_to_city=address.city,
-        ship_to_region=address.region,
-        ship_to_postal_code=address.postal_code,
-        ship_to_country=address.country.upper(),
         purchase_order_number=data.purchase_order_number,
         shipping_note=data.shipping_note,
         idempotency_key=data.idempotency_key,
         request_fingerprint=data.fingerprint,
     )
+    ship_to_copy(source=address, target=order)
     items = []
     for line in data.items:
         product = line.product
