@@ -56,13 +56,38 @@ class ProductAdmin(ModelAdmin):
 
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "name", "status", "started_at", "took", "processed", "succeeded", "failed",
-                    "skipped", "dry_run", "scope", "worker"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "name",
+        "status",
+        "started_at",
+        "took",
+        "processed",
+        "succeeded",
+        "failed",
+        "skipped",
+        "dry_run",
+        "scope",
+        "worker",
+    ]
     list_filter = ["name", "status", "dry_run", ("started_at", admin.DateFieldListFilter)]
     date_hierarchy = "started_at"
     search_fields = ["name", "worker"]
-    readonly_fields = ["name", "status", "dry_run", "scope", "worker", "started_at", "finished_at", "took",
-                       "processed", "succeeded", "failed", "skipped", "error_list"]  # fmt: skip
+    readonly_fields = [
+        "name",
+        "status",
+        "dry_run",
+        "scope",
+        "worker",
+        "started_at",
+        "finished_at",
+        "took",
+        "processed",
+        "succeeded",
+        "failed",
+        "skipped",
+        "error_list",
+    ]
     exclude = ["errors"]
 
     @admin.display(description="took")
@@ -92,14 +117,29 @@ class JobItemFailureAdmin(ReadOnlyAdmin):
 
     deletable = True
 
-    list_display = ["job_name", "item_link", "failures", "repeated", "short_error", "first_failed_at",
-                    "last_failed_at", "last_run"]  # fmt: skip
+    list_display = [
+        "job_name",
+        "item_link",
+        "failures",
+        "repeated",
+        "short_error",
+        "first_failed_at",
+        "last_failed_at",
+        "last_run",
+    ]
     list_filter = ["job_name", ("last_failed_at", admin.DateFieldListFilter)]
     list_select_related = ["content_type", "last_run"]
     # Apps name their items' search fields through the GenericRelation's query name (orders: ``order``).
     search_fields = ["order__number", "last_error"]
-    readonly_fields = ["job_name", "item_link", "failures", "last_error", "last_run", "first_failed_at",
-                       "last_failed_at"]  # fmt: skip
+    readonly_fields = [
+        "job_name",
+        "item_link",
+        "failures",
+        "last_error",
+        "last_run",
+        "first_failed_at",
+        "last_failed_at",
+    ]
     exclude = ["content_type", "object_id"]
 
     def get_queryset(self, request):

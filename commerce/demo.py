@@ -159,9 +159,14 @@ def seed_demo() -> SeedResult:
     for number, currency, limit in [("ACME-TA-1", eur, Decimal("10000.00")), ("ACME-TA-JPY", jpy, Decimal("1000000"))]:
         _, created = TradingAgreement.objects.get_or_create(
             number=number,
-            defaults={"organization": acme, "name": f"ACME agreement {number}", "currency": currency,
-                      "limit_amount": limit, "requires_purchase_order": False},
-        )  # fmt: skip
+            defaults={
+                "organization": acme,
+                "name": f"ACME agreement {number}",
+                "currency": currency,
+                "limit_amount": limit,
+                "requires_purchase_order": False,
+            },
+        )
         result.note(f"trading agreement {number}", created)
     for number, po_type, limit in [
         ("ACME-PO-LIMITED", PurchaseOrder.Type.LIMITED, Decimal("2000.00")),

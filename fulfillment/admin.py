@@ -149,9 +149,13 @@ class StockAdmin(ModelAdmin):
         report = inventory_check()
         drift = len(report.stock_drift) + len(report.receipt_drift)
         return self._page(
-            request, "admin/fulfillment/stock/check.html", "Check inventory", report=report, drift=drift,
+            request,
+            "admin/fulfillment/stock/check.html",
+            "Check inventory",
+            report=report,
+            drift=drift,
             can_repair=can_repair,
-        )  # fmt: skip
+        )
 
 
 class ExpectedReceiptLineInline(admin.TabularInline):
@@ -353,14 +357,32 @@ class PickBatchCreateForm(forms.Form):
 
 @admin.register(PickBatch)
 class PickBatchAdmin(ModelAdmin):
-    list_display = ["number", "fulfillment_center", "store", "status", "expedited", "release_count", "created_by",
-                    "created_at", "printed_at"]  # fmt: skip
+    list_display = [
+        "number",
+        "fulfillment_center",
+        "store",
+        "status",
+        "expedited",
+        "release_count",
+        "created_by",
+        "created_at",
+        "printed_at",
+    ]
     list_filter = ["status", "expedited", "fulfillment_center", "store"]
     list_select_related = ["fulfillment_center", "store", "created_by"]
     search_fields = ["number", "releases__number", "releases__order__number"]
     date_hierarchy = "created_at"
-    readonly_fields = ["number", "fulfillment_center", "store", "status", "expedited", "created_by", "created_at",
-                       "printed_at", "done_at"]  # fmt: skip
+    readonly_fields = [
+        "number",
+        "fulfillment_center",
+        "store",
+        "status",
+        "expedited",
+        "created_by",
+        "created_at",
+        "printed_at",
+        "done_at",
+    ]
     inlines = [BatchReleaseInline, DocumentInline]
     # The print buttons of fulfillment/admin/pickbatch_change_form.html, plus packing and shipping below.
     change_form_template = "admin/fulfillment/pickbatch/change_form.html"

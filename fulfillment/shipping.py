@@ -116,9 +116,12 @@ def package_create(
 ) -> Package:
     """Pack items of a picked release into a package; by default everything not packed yet."""
     carrier, tracking_number, weight, shipping_cost = _clean_package_fields(
-        carrier=carrier, tracking_number=tracking_number, weight=weight, weight_unit=weight_unit,
+        carrier=carrier,
+        tracking_number=tracking_number,
+        weight=weight,
+        weight_unit=weight_unit,
         shipping_cost=shipping_cost,
-    )  # fmt: skip
+    )
     with transaction.atomic():
         release = Release.objects.select_for_update(of=("self",)).select_related("order__currency").get(pk=release.pk)
         if release.status != Release.Status.BATCHED:

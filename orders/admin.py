@@ -22,13 +22,12 @@ from django.utils.safestring import mark_safe
 from django_fsm import can_proceed
 
 from commerce.admin_base import ModelAdmin, ReadOnlyInline, message_outcomes, money, run_per_object
-from commerce.admin_site import DashboardLink, DashboardPanel
 from commerce.errors import ApplicationError
 from commerce.jobs import JobOutcome
 from fulfillment.admin import OrderReleaseInline
 from fulfillment.models import Allocation
-from orders import services
-from orders.exceptions import EXCEPTION_TITLES, exception_counts, exceptions_queue
+from orders import dashboard, services
+from orders.exceptions import exceptions_queue
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus
 from orders.selectors import status_counts
 from payments.admin import OrderPaymentInline
@@ -87,36 +86,69 @@ ORDER_ACTIONS: dict[str, OrderAction] = {
     action.name: action
     for action in [
         OrderAction(
-            "approve", "Approve order", "Approved", "approve_order",
-            lambda order: order.status == S.AWAITING_APPROVAL, services.order_approve, REASON_OPTIONAL,
+            "approve",
+            "Approve order",
+            "Approved",
+            "approve_order",
+            lambda order: order.status == S.AWAITING_APPROVAL,
+            services.order_approve,
+            REASON_OPTIONAL,
             explanation="Stock that expired meanwhile is allocated again, then the payment is authorized.",
         ),
         OrderAction(
-            "reject", "Reject order", "Rejected", "approve_order",
-            lambda order: can_proceed(order.reject), services.order_reject, REASON_REQUIRED, danger=True,
+            "reject",
+            "Reject order",
+            "Rejected",
+            "approve_order",
+            lambda order: can_proceed(order.reject),
+            services.order_reject,
+            REASON_REQUIRED,
+            danger=True,
             explanation="The stock and the spending-limit charges are given back; the buyer is told why.",
         ),
         OrderAction(
-            "approve_payment", "Approve payment", "Approved the payment of", "review_payment",
-            lambda order: order.status == S.PAYMENT_REVIEW, services.order_approve_payment, REASON_OPTIONAL,
+            "approve_payment",
+            "Approve payment",
+            "Approved the payment of",
+            "review_payment",
+            lambda order: order.status == S.PAYMENT_REVIEW,
+            services.order_approve_payment,
+            REASON_OPTIONAL,
             explanation="The payment held for review is accepted; the order goes on to authorized or backordered.",
         ),
         OrderAction(
-            "decline_payment", "Decline payment", "Declined the payment of", "review_payment",
-            lambda order: order.status == S.PAYMENT_REVIEW, services.order_decline_payment, REASON_REQUIRED,
-            danger=True, explanation="The order is cancelled, its stock and limits given back, the buyer told.",
+            "decline_payment",
+            "Decline payment",
+            "Declined the payment of",
+            "review_payment",
+            lambda order: order.status == S.PAYMENT_REVIEW,
+            services.order_decline_payment,
+            REASON_REQUIRED,
+            danger=True,
+            explanation="The order is cancelled, its stock and limits given back, the buyer told.",
         ),
         OrderAction(
-            "release", "Release now", "Released", "release_order", _releasable, _release_now,
+            "release",
+            "Release now",
+            "Released",
+            "release_order",
+            _releasable,
+            _release_now,
             explanation="The payment is checked and the allocated items are released to their fulfillment centers.",
         ),
         OrderAction(
-            "cancel", "Cancel order", "Cancelled", "cancel_order",
-            lambda order: can_proceed(order.cancel), services.order_cancel, REASON_REQUIRED, danger=True,
+            "cancel",
+            "Cancel order",
+            "Cancelled",
+            "cancel_order",
+            lambda order: can_proceed(order.cancel),
+            services.order_cancel,
+            REASON_REQUIRED,
+            danger=True,
             explanation="Stock, spending limits and the payment authorization are given back; the buyer is told.",
         ),
     ]
-}  # fmt: skip
+}
 
 
 class ReasonForm(forms.Form):
@@ -134,8 +166,18 @@ class ReasonForm(forms.Form):
 
 class OrderItemInline(ReadOnlyInline):
     model = OrderItem
-    fields = ["sku", "name", "quantity", "unit_price_display", "status", "inventory_status",
-              "estimated_available_at", "quantity_shipped", "amount", "allocation_list"]  # fmt: skip
+    fields = [
+        "sku",
+        "name",
+        "quantity",
+        "unit_price_display",
+        "status",
+        "inventory_status",
+        "estimated_available_at",
+        "quantity_shipped",
+        "amount",
+        "allocation_list",
+    ]
     verbose_name_plural = "items and their allocations"
 
     def get_queryset(self, request):
@@ -209,15 +251,26 @@ def _status_badge(code: str, label: str) -> str:
 @admin.register(Order)
 class OrderAdmin(ModelAdmin):
     list_display = ["number", "placed_at", "status_badge", "customer_link", "organization", "total", "store"]
-    list_filter = ["status", ("placed_at", admin.DateFieldListFilter), "store", BuyerFilter,
-                   ("organization", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    list_filter = [
+        "status",
+        ("placed_at", admin.DateFieldListFilter),
+        "store",
+        BuyerFilter,
+        ("organization", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["store", "customer__user", "organization", "currency"]
     search_fields = ["number", "customer__number", "customer__user__username", "customer__user__email", "items__sku"]
     search_help_text = "Order number, customer number, user name or e-mail, or SKU."
     date_hierarchy = "placed_at"
     list_per_page = 50
-    actions = ["approve_selected", "reject_selected", "approve_payment_selected", "decline_payment_selected",
-               "release_selected", "cancel_selected"]  # fmt: skip
+    actions = [
+        "approve_selected",
+        "reject_selected",
+        "approve_payment_selected",
+        "decline_payment_selected",
+        "release_selected",
+        "cancel_selected",
+    ]
     fieldsets = [
         (None, {"fields": [("number", "status_badge"), ("store", "customer_link", "organization"), "status_reason"]}),
         (
@@ -300,8 +353,11 @@ class OrderAdmin(ModelAdmin):
             ("Shipping tax", order.shipping_tax_total),
             ("Adjustment", -order.adjustment_total),
         ]
-        body = format_html_join("", "<tr><td>{}</td><td class='money'>{}</td></tr>",
-                                ((label, money(amount, order.currency)) for label, amount in rows))  # fmt: skip
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td class='money'>{}</td></tr>",
+            ((label, money(amount, order.currency)) for label, amount in rows),
+        )
         grand_total = money(order.grand_total, order.currency)
         grand = format_html('<tr class="grand"><th>Grand total</th><th class="money">{}</th></tr>', grand_total)
         return format_html('<table class="order-totals">{}{}</table>', body, grand)
@@ -480,67 +536,5 @@ class OrderAdmin(ModelAdmin):
         return self._run_bulk(request, queryset, "cancel")
 
 
-# The dashboard on the admin index: orders per status, the exceptions queue, the order queues staff go to.
-
-
-def dashboard_statuses(request) -> dict | None:
-    """Orders per status, each linking to the order list filtered by it."""
-    if not request.user.has_perm("orders.view_order"):
-        return None
-    counts = status_counts()
-    changelist = reverse("admin:orders_order_changelist")
-    return {
-        "statuses": [
-            {"code": code, "label": label, "count": counts[code], "url": f"{changelist}?status__exact={code}"}
-            for code, label in S.choices
-        ]
-    }
-
-
-def dashboard_exceptions(request) -> dict | None:
-    """The exceptions queue's count, in total and per kind."""
-    if not request.user.has_perm("orders.view_exceptions"):
-        return None
-    counts = exception_counts()
-    url = reverse("admin:orders_order_exceptions")
-    return {
-        "total": sum(counts.values()),
-        "url": url,
-        "kinds": [
-            {"title": EXCEPTION_TITLES[kind], "count": count, "url": f"{url}#{kind}"} for kind, count in counts.items()
-        ],
-    }
-
-
-admin.site.register_dashboard_panel(
-    DashboardPanel("order_statuses", "admin/orders/dashboard/statuses.html", dashboard_statuses, position=10)
-)
-admin.site.register_dashboard_panel(
-    DashboardPanel("order_exceptions", "admin/orders/dashboard/exceptions.html", dashboard_exceptions, position=20)
-)
-admin.site.register_dashboard_links(
-    [
-        DashboardLink(
-            "Payment review queue",
-            "admin:orders_order_changelist",
-            "orders.review_payment",
-            f"?status__exact={S.PAYMENT_REVIEW}",
-            "Approve or decline payments held for review",
-        ),
-        DashboardLink(
-            "Awaiting approval",
-            "admin:orders_order_changelist",
-            "orders.approve_order",
-            f"?status__exact={S.AWAITING_APPROVAL}",
-            "Orders a buyer's approver has not decided on",
-        ),
-        DashboardLink(
-            "Ready to release",
-            "admin:orders_order_changelist",
-            "orders.release_order",
-            f"?status__exact={S.AUTHORIZED}",
-            "Authorized orders the release job has not picked up yet",
-        ),
-    ],
-    position=10,
-)
+# The dashboard on the admin index: the order panels and links (orders/dashboard.py).
+dashboard.register(admin.site)

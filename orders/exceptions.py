@@ -96,8 +96,9 @@ def orders_with_status_since() -> QuerySet[Order]:
     return Order.objects.annotate(status_since=Coalesce(Subquery(entered), "placed_at", "created_at"))
 
 
-def stale_orders(*, rule: StaleStatusRule, thresholds: dict[str, float] | None = None,
-                 now: datetime | None = None) -> QuerySet[Order]:  # fmt: skip
+def stale_orders(
+    *, rule: StaleStatusRule, thresholds: dict[str, float] | None = None, now: datetime | None = None
+) -> QuerySet[Order]:
     """Orders the rule catches, longest waiting first."""
     thresholds = thresholds or exception_thresholds()
     cutoff = (now or timezone.now()) - rule.limit(thresholds)

@@ -47,8 +47,15 @@ class InventoryStatus(models.TextChoices):
 
 S = OrderStatus
 # Statuses an order may be cancelled from, while none of its items is released.
-CANCELLABLE = [S.PENDING, S.AWAITING_APPROVAL, S.APPROVAL_DENIED, S.PAYMENT_PENDING, S.PAYMENT_REVIEW,
-               S.BACKORDERED, S.AUTHORIZED]  # fmt: skip
+CANCELLABLE = [
+    S.PENDING,
+    S.AWAITING_APPROVAL,
+    S.APPROVAL_DENIED,
+    S.PAYMENT_PENDING,
+    S.PAYMENT_REVIEW,
+    S.BACKORDERED,
+    S.AUTHORIZED,
+]
 # Statuses an order's items follow it through before they are released.
 PRE_RELEASE = CANCELLABLE
 FINAL = frozenset({S.DEPOSITED, S.CANCELLED})

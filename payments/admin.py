@@ -12,9 +12,19 @@ from payments.models import AcceptPolicy, Payment, PaymentTransaction, Simulated
 class PaymentTransactionInline(ReadOnlyInline):
     model = PaymentTransaction
     fields = [
-        "created_at", "kind", "outcome", "amount", "currency", "reference", "idempotency_key",
-        "applied", "replayed", "latency_ms", "error", "note",
-    ]  # fmt: skip
+        "created_at",
+        "kind",
+        "outcome",
+        "amount",
+        "currency",
+        "reference",
+        "idempotency_key",
+        "applied",
+        "replayed",
+        "latency_ms",
+        "error",
+        "note",
+    ]
     readonly_fields = fields
     ordering = ["created_at", "pk"]
 
@@ -22,9 +32,19 @@ class PaymentTransactionInline(ReadOnlyInline):
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
     list_display = [
-        "pk", "order", "method", "status", "amount", "currency", "approved_amount", "captured_amount",
-        "refunded_amount", "expires_at", "is_current", "created_at",
-    ]  # fmt: skip
+        "pk",
+        "order",
+        "method",
+        "status",
+        "amount",
+        "currency",
+        "approved_amount",
+        "captured_amount",
+        "refunded_amount",
+        "expires_at",
+        "is_current",
+        "created_at",
+    ]
     list_filter = ["status", "method", "is_current", "gateway"]
     list_select_related = ["order", "currency"]
     search_fields = ["order__number", "authorization_reference", "key"]
@@ -55,8 +75,18 @@ class OrderPaymentInline(ReadOnlyInline):
 
     model = Payment
     fk_name = "order"
-    fields = ["link", "method", "status", "amount_display", "approved", "captured", "refunded", "expires_at",
-              "is_current", "gateway_calls"]  # fmt: skip
+    fields = [
+        "link",
+        "method",
+        "status",
+        "amount_display",
+        "approved",
+        "captured",
+        "refunded",
+        "expires_at",
+        "is_current",
+        "gateway_calls",
+    ]
     verbose_name_plural = "payments and gateway transactions"
 
     def get_queryset(self, request):

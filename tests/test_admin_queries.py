@@ -72,9 +72,14 @@ def hundred_orders() -> Order:
             package_confirm_shipment(package=package)
     assert Order.objects.get(pk=rich.pk).status == "S"
 
-    run = JobRun.objects.create(name="release_to_fulfillment", processed=12, succeeded=2, failed=10,
-                                errors=[{"id": order.pk, "error": "gateway down"} for order in orders[:10]],
-                                finished_at=timezone.now())  # fmt: skip
+    run = JobRun.objects.create(
+        name="release_to_fulfillment",
+        processed=12,
+        succeeded=2,
+        failed=10,
+        errors=[{"id": order.pk, "error": "gateway down"} for order in orders[:10]],
+        finished_at=timezone.now(),
+    )
     for order in orders[:10]:
         JobItemFailure.objects.create(
             job_name=run.name, item=order, failures=3, last_error="gateway down", last_run=run
@@ -82,8 +87,14 @@ def hundred_orders() -> Order:
     now = timezone.now()
     for model, success in [(Success, True), (Failure, False)]:
         for n in range(3):
-            model.objects.create(id=uuid.uuid4().hex, name=f"task-{n}", func="commerce.notifications.send",
-                                 started=now, stopped=now, success=success)  # fmt: skip
+            model.objects.create(
+                id=uuid.uuid4().hex,
+                name=f"task-{n}",
+                func="commerce.notifications.send",
+                started=now,
+                stopped=now,
+                success=success,
+            )
     OrmQ.objects.create(key="commerce", payload="x", lock=now)
     client_for(get_user_model().objects.get(username="clerk"))  # an API token
     return rich

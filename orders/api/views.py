@@ -136,8 +136,9 @@ def backoffice_action(permission: str, service, *, reason_required: bool = False
     class BackofficeOrderAction(APIView):
         permission_classes = [staff_with(permission)]
 
-        @extend_schema(request=RequiredReasonSerializer if reason_required else ReasonSerializer,
-                       responses=OrderSerializer)  # fmt: skip
+        @extend_schema(
+            request=RequiredReasonSerializer if reason_required else ReasonSerializer, responses=OrderSerializer
+        )
         def post(self, request, number: str):
             order = selectors.order_by_number(number=number)
             reason = _reason(request, required=reason_required) or default_reason

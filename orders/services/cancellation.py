@@ -17,8 +17,9 @@ from spending_limits import services as limits
 # Cancellation.
 
 
-def _cancel_locked(order: Order, *, acting_user=None, actor_name: str = "", reason: str = "",
-                   notification: str = "order_cancelled") -> None:  # fmt: skip
+def _cancel_locked(
+    order: Order, *, acting_user=None, actor_name: str = "", reason: str = "", notification: str = "order_cancelled"
+) -> None:
     """Cancel a locked order: stock and promises back, limits credited, items and order X, e-mails."""
     if not can_proceed(order.cancel):
         why = (
@@ -34,8 +35,15 @@ def _cancel_locked(order: Order, *, acting_user=None, actor_name: str = "", reas
     allocation.deallocate_items(items=items)
     _save_inventory(items)
     limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
-    _transition(order, "cancel", acting_user=acting_user, actor_name=actor_name, reason=reason,
-                extra={"notification": notification}, method_kwargs={"reason": reason})  # fmt: skip
+    _transition(
+        order,
+        "cancel",
+        acting_user=acting_user,
+        actor_name=actor_name,
+        reason=reason,
+        extra={"notification": notification},
+        method_kwargs={"reason": reason},
+    )
     context = {"reason": reason, "job_name": actor_name}
     notify(notification, order_id=order.pk, context=context)
     if notification != "order_cancelled":
@@ -61,12 +69,12 @@ def _cancel_payment(order: Order, *, acting_user=None, actor_name: str = "") -> 
         )
 
 
-def order_cancel(*, order: Order, acting_user=None, actor_name: str = "", reason: str = "",
-                 notification: str = "order_cancelled") -> Order:  # fmt: skip
+def order_cancel(
+    *, order: Order, acting_user=None, actor_name: str = "", reason: str = "", notification: str = "order_cancelled"
+) -> Order:
     """Cancel an order while none of its items is released; void or refund its payment."""
     with transaction.atomic():
         order = _locked(order.pk)
-        _cancel_locked(order, acting_user=acting_user, actor_name=actor_name, reason=reason,
-                       notification=notification)  # fmt: skip
+        _cancel_locked(order, acting_user=acting_user, actor_name=actor_name, reason=reason, notification=notification)
     _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
     return order

@@ -43,8 +43,16 @@ def _items(order: Order) -> list[OrderItem]:
     return list(order.items.all())
 
 
-def _transition(order: Order, method: str, *, acting_user=None, actor_name: str = "", reason: str = "",
-                extra: dict | None = None, method_kwargs: dict | None = None) -> None:  # fmt: skip
+def _transition(
+    order: Order,
+    method: str,
+    *,
+    acting_user=None,
+    actor_name: str = "",
+    reason: str = "",
+    extra: dict | None = None,
+    method_kwargs: dict | None = None,
+) -> None:
     """Apply a transition of the locked order, save it, make its items follow and write the event."""
     bound = getattr(order, method)
     if not can_proceed(bound):

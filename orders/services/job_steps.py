@@ -71,9 +71,13 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
     if decision == Decision.WORKING:
         return outcome.SKIPPED
     if decision == Decision.NO:
-        order_cancel(order=order, acting_user=acting_user, actor_name=actor_name,
-                     reason="The payment could no longer be authorized.",
-                     notification="order_cancelled_by_job")  # fmt: skip
+        order_cancel(
+            order=order,
+            acting_user=acting_user,
+            actor_name=actor_name,
+            reason="The payment could no longer be authorized.",
+            notification="order_cancelled_by_job",
+        )
         return outcome.SUCCEEDED
     if decision == Decision.REVIEW:
         if order.status == S.BACKORDERED:
@@ -81,9 +85,13 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
                 order_id=order.pk, decision=decision, acting_user=acting_user, actor_name=actor_name
             )
         else:
-            order_event_record(order=order, kind=OrderEvent.Kind.PAYMENT, acting_user=acting_user,
-                               actor_name=actor_name,
-                               message="Reauthorization needs review; release waits for it")  # fmt: skip
+            order_event_record(
+                order=order,
+                kind=OrderEvent.Kind.PAYMENT,
+                acting_user=acting_user,
+                actor_name=actor_name,
+                message="Reauthorization needs review; release waits for it",
+            )
             notify("payment_review", order_id=order.pk)
         return outcome.SKIPPED
     with transaction.atomic():
@@ -103,9 +111,14 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
                     order, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers}
                 )
             else:
-                order_event_record(order=order, kind=OrderEvent.Kind.FULFILLMENT, acting_user=acting_user,
-                                   actor_name=actor_name, message=f"Partly released: {', '.join(numbers)}",
-                                   extra={"releases": numbers})  # fmt: skip
+                order_event_record(
+                    order=order,
+                    kind=OrderEvent.Kind.FULFILLMENT,
+                    acting_user=acting_user,
+                    actor_name=actor_name,
+                    message=f"Partly released: {', '.join(numbers)}",
+                    extra={"releases": numbers},
+                )
             return outcome.SUCCEEDED
     if order.status == S.CANCELLED:
         # Cancelled while its payment was being checked: an authorization made meanwhile must not hold money.
@@ -157,14 +170,17 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             _save_inventory(waiting)
         if _inventory_target(order) != "authorize":
             return outcome.SKIPPED
-        order_event_record(order=order, kind=OrderEvent.Kind.INVENTORY, actor_name=actor_name,
-                           message="Every item is now allocated from stock")  # fmt: skip
+        order_event_record(
+            order=order,
+            kind=OrderEvent.Kind.INVENTORY,
+            actor_name=actor_name,
+            message="Every item is now allocated from stock",
+        )
     payment = payment_current(order=order)
     decision = payments.payment_reauthorize(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
         return outcome.SKIPPED
-    order_apply_payment_decision(order_id=order.pk, decision=decision, actor_name=actor_name,
-                                 reason="Backorder filled")  # fmt: skip
+    order_apply_payment_decision(order_id=order.pk, decision=decision, actor_name=actor_name, reason="Backorder filled")
     return outcome.SUCCEEDED
 
 
@@ -179,18 +195,27 @@ def order_reauthorize_payment(*, order_id: int, actor_name: str = "reauthorize_p
         return outcome.SKIPPED
     decision = payments.payment_reauthorize(payment=payment, amount=order.grand_total)
     if decision == Decision.YES:
-        order_event_record(order=order, kind=OrderEvent.Kind.PAYMENT, actor_name=actor_name,
-                           message="Payment reauthorized ahead of expiry")  # fmt: skip
+        order_event_record(
+            order=order,
+            kind=OrderEvent.Kind.PAYMENT,
+            actor_name=actor_name,
+            message="Payment reauthorized ahead of expiry",
+        )
         return outcome.SUCCEEDED
     if decision == Decision.WORKING:
         return outcome.SKIPPED
     if order.status == S.BACKORDERED or (decision == Decision.NO and can_proceed(order.cancel)):
         why = "declined" if decision == Decision.NO else "needs review"
-        order_apply_payment_decision(order_id=order.pk, decision=decision, actor_name=actor_name,
-                                     reason=f"Reauthorization {why}")  # fmt: skip
+        order_apply_payment_decision(
+            order_id=order.pk, decision=decision, actor_name=actor_name, reason=f"Reauthorization {why}"
+        )
         return outcome.SUCCEEDED
-    order_event_record(order=order, kind=OrderEvent.Kind.PAYMENT, actor_name=actor_name,
-                       message=f"Reauthorization answered {decision}; a person must follow up")  # fmt: skip
+    order_event_record(
+        order=order,
+        kind=OrderEvent.Kind.PAYMENT,
+        actor_name=actor_name,
+        message=f"Reauthorization answered {decision}; a person must follow up",
+    )
     notify("payment_review", order_id=order.pk)
     return outcome.SUCCEEDED
 
@@ -234,8 +259,12 @@ def order_payment_cleanup(*, order_id: int, actor_name: str = "payment_cleanup")
     # M means no authorization succeeded yet; after this long the gateway's silence is a failure.
     if order.payments.filter(status__in=SUCCEEDED_PAYMENT_STATUSES).exists():
         return outcome.SKIPPED
-    order_cancel(order=order, actor_name=actor_name, reason="No payment succeeded in time.",
-                 notification="order_cancelled_by_job")  # fmt: skip
+    order_cancel(
+        order=order,
+        actor_name=actor_name,
+        reason="No payment succeeded in time.",
+        notification="order_cancelled_by_job",
+    )
     return outcome.SUCCEEDED
 
 
@@ -258,7 +287,11 @@ def order_release_expired_allocations(*, order_id: int, actor_name: str = "relea
             return outcome.SKIPPED
         released = allocation.deallocate_items(items=items)
         _save_inventory(items)
-        order_event_record(order=order, kind=OrderEvent.Kind.INVENTORY, actor_name=actor_name,
-                           message=f"Allocation expired: {released} allocations released",
-                           extra={"items": [item.sku for item in items]})  # fmt: skip
+        order_event_record(
+            order=order,
+            kind=OrderEvent.Kind.INVENTORY,
+            actor_name=actor_name,
+            message=f"Allocation expired: {released} allocations released",
+            extra={"items": [item.sku for item in items]},
+        )
     return outcome.SUCCEEDED

@@ -137,8 +137,15 @@ def _charges_limits(order: Order, items: Sequence[OrderItem]) -> bool:
     )
 
 
-def _submit(*, order: Order, items: list[OrderItem], payment_method: str, payment_token: str,
-            acting_user=None, new: bool = False):  # fmt: skip
+def _submit(
+    *,
+    order: Order,
+    items: list[OrderItem],
+    payment_method: str,
+    payment_token: str,
+    acting_user=None,
+    new: bool = False,
+):
     """Charge spending limits, allocate, then wait for approval (W) or ask for payment (M).
 
     Runs in the caller's transaction. A new order is written here, already submitted (its
@@ -175,13 +182,25 @@ def _submit(*, order: Order, items: list[OrderItem], payment_method: str, paymen
 
     events = []
     if new:
-        events.append(OrderEvent(order=order, kind=OrderEvent.Kind.NOTE, message="Order created",
-                                 extra={"items": len(items), "grand_total": str(order.grand_total)},
-                                 **actor_fields(acting_user)))  # fmt: skip
-    events.append(OrderEvent(order=order, from_status=from_status, to_status=order.status,
-                             reason="Approval required" if needs_approval else "",
-                             extra={"backordered": len(plan.backordered_items)},
-                             **actor_fields(acting_user)))  # fmt: skip
+        events.append(
+            OrderEvent(
+                order=order,
+                kind=OrderEvent.Kind.NOTE,
+                message="Order created",
+                extra={"items": len(items), "grand_total": str(order.grand_total)},
+                **actor_fields(acting_user),
+            )
+        )
+    events.append(
+        OrderEvent(
+            order=order,
+            from_status=from_status,
+            to_status=order.status,
+            reason="Approval required" if needs_approval else "",
+            extra={"backordered": len(plan.backordered_items)},
+            **actor_fields(acting_user),
+        )
+    )
     order_events_record_bulk(events)
     payment = payments.payment_create(
         order=order,
@@ -205,8 +224,13 @@ def order_submit(*, order: Order, payment_method: str, payment_token: str = "", 
             raise InvalidTransition(f"Order {order.number} was already submitted.")
         items = _items(order)
         apply_totals(order=order, items=items)
-        payment = _submit(order=order, items=items, payment_method=payment_method, payment_token=payment_token,
-                          acting_user=acting_user)  # fmt: skip
+        payment = _submit(
+            order=order,
+            items=items,
+            payment_method=payment_method,
+            payment_token=payment_token,
+            acting_user=acting_user,
+        )
     if order.status == S.AWAITING_APPROVAL:
         return order
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -242,16 +266,31 @@ def order_apply_payment_decision(
             return order
         from_status = order.status
         if decision == Decision.NO:
-            _cancel_locked(order, acting_user=acting_user, actor_name=actor_name,
-                           reason=reason or "Payment declined", notification="payment_declined")  # fmt: skip
+            _cancel_locked(
+                order,
+                acting_user=acting_user,
+                actor_name=actor_name,
+                reason=reason or "Payment declined",
+                notification="payment_declined",
+            )
         elif decision == Decision.YES:
-            _transition(order, _inventory_target(order), acting_user=acting_user, actor_name=actor_name,
-                        reason=reason or "Payment authorized")  # fmt: skip
+            _transition(
+                order,
+                _inventory_target(order),
+                acting_user=acting_user,
+                actor_name=actor_name,
+                reason=reason or "Payment authorized",
+            )
         elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
             pass
         else:
-            _transition(order, PAYMENT_TARGETS[decision], acting_user=acting_user, actor_name=actor_name,
-                        reason=reason or f"Payment {decision.lower()}")  # fmt: skip
+            _transition(
+                order,
+                PAYMENT_TARGETS[decision],
+                acting_user=acting_user,
+                actor_name=actor_name,
+                reason=reason or f"Payment {decision.lower()}",
+            )
         if order.status != from_status:
             _notify_status(order, from_status)
     if decision == Decision.NO:

@@ -131,9 +131,14 @@ def _record_authorization(pk: int, *, kind: str, key: str, result: GatewayResult
             payment.authorization_reference = result.reference
         payment.save()
         _log(
-            payment, kind=kind, key=key, amount=payment.amount, result=result, latency_ms=latency_ms,
+            payment,
+            kind=kind,
+            key=key,
+            amount=payment.amount,
+            result=result,
+            latency_ms=latency_ms,
             applied=decision != D.WORKING,
-        )  # fmt: skip
+        )
     return decision
 
 
@@ -174,9 +179,15 @@ def _finish_operation(
             payment.finish_operation()
         payment.save()
         _log(
-            payment, kind=kind, key=key, amount=amount, result=result, latency_ms=latency_ms, applied=applied,
+            payment,
+            kind=kind,
+            key=key,
+            amount=amount,
+            result=result,
+            latency_ms=latency_ms,
+            applied=applied,
             note=reason,
-        )  # fmt: skip
+        )
     if result.outcome != Outcome.SUCCESS:
         logger.warning("Payment %s %s %s: %s", pk, operation, result.outcome, result.error)
     return result
@@ -221,8 +232,13 @@ def _learn_reference(payment: Payment) -> GatewayResult:
             locked.authorization_reference = result.reference
             locked.save()
         _log(
-            locked, kind=K.AUTHORIZE, key=payment.authorize_key, amount=payment.amount, result=result,
-            latency_ms=latency_ms, note="Repeated to learn the authorization to void.",
-        )  # fmt: skip
+            locked,
+            kind=K.AUTHORIZE,
+            key=payment.authorize_key,
+            amount=payment.amount,
+            result=result,
+            latency_ms=latency_ms,
+            note="Repeated to learn the authorization to void.",
+        )
     payment.authorization_reference = result.reference
     return result

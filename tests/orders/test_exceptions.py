@@ -68,11 +68,16 @@ def test_each_kind_catches_orders_past_its_default_threshold(status, kind, stale
 
 def test_time_counts_from_entering_the_current_status_not_from_placing(settings):
     long_backordered_now_authorized = order_in("C", for_hours=1, entered_from="B")
-    OrderEvent.objects.create(order=long_backordered_now_authorized, from_status="P", to_status="B",
-                              created_at=timezone.now() - timedelta(days=30))  # fmt: skip
+    OrderEvent.objects.create(
+        order=long_backordered_now_authorized,
+        from_status="P",
+        to_status="B",
+        created_at=timezone.now() - timedelta(days=30),
+    )
     back_in_review = order_in("A", for_hours=1, entered_from="B")
-    OrderEvent.objects.create(order=back_in_review, from_status="P", to_status="A",
-                              created_at=timezone.now() - timedelta(days=3))  # fmt: skip
+    OrderEvent.objects.create(
+        order=back_in_review, from_status="P", to_status="A", created_at=timezone.now() - timedelta(days=3)
+    )
 
     assert numbers(NOT_RELEASED) == []
     assert numbers(PAYMENT_REVIEW) == []

@@ -25,9 +25,17 @@ ALLOWED = {
 }  # fmt: skip
 
 TRANSITION_METHODS = [
-    "submit_for_approval", "await_payment", "hold_for_review", "backorder", "authorize",
-    "reject", "release", "ship", "deposit", "cancel",
-]  # fmt: skip
+    "submit_for_approval",
+    "await_payment",
+    "hold_for_review",
+    "backorder",
+    "authorize",
+    "reject",
+    "release",
+    "ship",
+    "deposit",
+    "cancel",
+]
 
 
 def methods_reaching(target: str) -> list[str]:

@@ -1,0 +1,74 @@
+"""The orders' part of the admin dashboard: orders per status, the exceptions queue, the order queues."""
+
+from django.urls import reverse
+
+from commerce.admin_site import BackOfficeSite, DashboardLink, DashboardPanel
+from orders.exceptions import EXCEPTION_TITLES, exception_counts
+from orders.models import OrderStatus
+from orders.selectors import status_counts
+
+S = OrderStatus
+
+
+def dashboard_statuses(request) -> dict | None:
+    """Orders per status, each linking to the order list filtered by it."""
+    if not request.user.has_perm("orders.view_order"):
+        return None
+    counts = status_counts()
+    changelist = reverse("admin:orders_order_changelist")
+    return {
+        "statuses": [
+            {"code": code, "label": label, "count": counts[code], "url": f"{changelist}?status__exact={code}"}
+            for code, label in S.choices
+        ]
+    }
+
+
+def dashboard_exceptions(request) -> dict | None:
+    """The exceptions queue's count, in total and per kind."""
+    if not request.user.has_perm("orders.view_exceptions"):
+        return None
+    counts = exception_counts()
+    url = reverse("admin:orders_order_exceptions")
+    return {
+        "total": sum(counts.values()),
+        "url": url,
+        "kinds": [
+            {"title": EXCEPTION_TITLES[kind], "count": count, "url": f"{url}#{kind}"} for kind, count in counts.items()
+        ],
+    }
+
+
+def register(site: BackOfficeSite) -> None:
+    site.register_dashboard_panel(
+        DashboardPanel("order_statuses", "admin/orders/dashboard/statuses.html", dashboard_statuses, position=10)
+    )
+    site.register_dashboard_panel(
+        DashboardPanel("order_exceptions", "admin/orders/dashboard/exceptions.html", dashboard_exceptions, position=20)
+    )
+    site.register_dashboard_links(
+        [
+            DashboardLink(
+                "Payment review queue",
+                "admin:orders_order_changelist",
+                "orders.review_payment",
+                f"?status__exact={S.PAYMENT_REVIEW}",
+                "Approve or decline payments held for review",
+            ),
+            DashboardLink(
+                "Awaiting approval",
+                "admin:orders_order_changelist",
+                "orders.approve_order",
+                f"?status__exact={S.AWAITING_APPROVAL}",
+                "Orders a buyer's approver has not decided on",
+            ),
+            DashboardLink(
+                "Ready to release",
+                "admin:orders_order_changelist",
+                "orders.release_order",
+                f"?status__exact={S.AUTHORIZED}",
+                "Authorized orders the release job has not picked up yet",
+            ),
+        ],
+        position=10,
+    )
