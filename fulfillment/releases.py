@@ -9,9 +9,10 @@ from django_fsm import ConcurrentTransition, can_proceed
 
 from commerce.errors import InvalidTransition
 from commerce.models import ship_to_copy
+from commerce.reports import Note
 from fulfillment.models import Allocation, FulfillmentCenter, Release, ReleaseItem
-from orders.events import actor_fields, order_events_record_bulk
-from orders.models import InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
+from fulfillment.signals import order_noted
+from orders.models import InventoryStatus, Order, OrderItem, OrderStatus
 
 
 def _stock_by_center(items: list[OrderItem]) -> dict[int, dict[int, int]]:
@@ -108,19 +109,21 @@ def releases_create(
             for item, quantity in by_center[release.fulfillment_center_id]
         )
         _release_items(items)
-        actor = actor_fields(acting_user, actor_name)
-        order_events_record_bulk(
-            OrderEvent(
-                order=order,
-                kind=OrderEvent.Kind.FULFILLMENT,
-                message=f"Release {release.number} to {release.fulfillment_center.code}",
-                extra={
-                    "release": release.number,
-                    "fulfillment_center": release.fulfillment_center.code,
-                    "items": [[item.sku, quantity] for item, quantity in by_center[release.fulfillment_center_id]],
-                },
-                **actor,
-            )
-            for release in releases
+        order_noted.send(
+            sender=Release,
+            notes=[
+                Note(
+                    subject_id=order.pk,
+                    message=f"Release {release.number} to {release.fulfillment_center.code}",
+                    extra={
+                        "release": release.number,
+                        "fulfillment_center": release.fulfillment_center.code,
+                        "items": [[item.sku, quantity] for item, quantity in by_center[release.fulfillment_center_id]],
+                    },
+                )
+                for release in releases
+            ],
+            acting_user=acting_user,
+            actor_name=actor_name,
         )
     return releases

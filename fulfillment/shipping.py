@@ -14,6 +14,7 @@ from django_fsm import can_proceed
 
 from commerce.errors import ApplicationError, InvalidTransition, ValidationFailed
 from commerce.money import quantize_money, to_decimal
+from commerce.reports import Note
 from fulfillment.models import (
     Allocation,
     Package,
@@ -24,8 +25,8 @@ from fulfillment.models import (
     Stock,
     WeightUnit,
 )
-from orders.events import order_event_record
-from orders.models import Order, OrderEvent, OrderItem
+from fulfillment.signals import order_noted
+from orders.models import Order, OrderItem
 
 WEIGHT_PLACES = Decimal("0.001")
 
@@ -155,16 +156,21 @@ def package_create(
         for release_item, quantity in wanted:
             release_item.quantity_packed += quantity
         ReleaseItem.objects.bulk_update([ri for ri, _ in wanted], ["quantity_packed"])
-        order_event_record(
-            order=release.order,
-            kind=OrderEvent.Kind.FULFILLMENT,
-            message=f"Packed release {release.number}: {carrier} {tracking_number}",
-            extra={
-                "release": release.number,
-                "package": package.pk,
-                "items": [[ri.order_item.sku, quantity] for ri, quantity in wanted],
-            },
+        order_noted.send(
+            sender=Package,
+            notes=[
+                Note(
+                    subject_id=release.order_id,
+                    message=f"Packed release {release.number}: {carrier} {tracking_number}",
+                    extra={
+                        "release": release.number,
+                        "package": package.pk,
+                        "items": [[ri.order_item.sku, quantity] for ri, quantity in wanted],
+                    },
+                )
+            ],
             acting_user=acting_user,
+            actor_name="",
         )
     return package
 

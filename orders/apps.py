@@ -6,7 +6,8 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self) -> None:
-        from orders import jobs, notifications
+        from orders import jobs, notifications, receivers
 
         notifications.register()
         jobs.register()
+        receivers.connect()

@@ -9,13 +9,13 @@ from django_fsm import can_proceed
 
 from commerce.errors import InvalidTransition, ValidationFailed
 from commerce.money import quantize_money
-from orders.events import order_event_record
-from orders.models import OrderEvent
+from commerce.reports import Note
 from payments.errors import PaymentError, PaymentGatewayError
 from payments.gateways.base import GatewayResult, Outcome, ensure_no_transaction
 from payments.methods import get_method
 from payments.models import Payment, PaymentStatus, PaymentTransaction, TransactionKind
 from payments.policies import PaymentDecision
+from payments.signals import order_noted
 
 logger = logging.getLogger("payments.services")
 
@@ -189,12 +189,16 @@ def _user(acting_user):
 
 
 def _event(payment: Payment, message: str, *, acting_user=None, reason: str = "") -> None:
-    order_event_record(
-        order=payment.order,
-        kind=OrderEvent.Kind.PAYMENT,
-        message=message,
-        reason=reason,
+    order_noted.send(
+        sender=Payment,
+        notes=[
+            Note(
+                subject_id=payment.order_id,
+                message=message,
+                reason=reason,
+                extra={"payment": payment.pk, "payment_status": payment.status},
+            )
+        ],
         acting_user=acting_user,
         actor_name="" if _user(acting_user) else ACTOR,
-        extra={"payment": payment.pk, "payment_status": payment.status},
     )
