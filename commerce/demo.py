@@ -12,6 +12,9 @@ from django.utils import timezone
 from commerce import roles
 from commerce.models import Currency, Customer, ExchangeRate, Organization, Product, Store
 from fulfillment.models import ExpectedReceipt, ExpectedReceiptLine, FulfillmentCenter, Stock
+from orders import services
+from orders.models import Order
+from payments.demo import seed_payment_policies
 from spending_limits.models import PurchaseOrder, TradingAgreement
 
 DEMO_PASSWORD = "demo-password"
@@ -183,11 +186,7 @@ def seed_demo() -> SeedResult:
 
 
 def _seed_app_extras(store: Store) -> None:
-    """Demo settings that belong to other apps (accept policies, ...), when they exist."""
-    try:
-        from payments.demo import seed_payment_policies
-    except ImportError:
-        return
+    """Demo settings that belong to other apps (accept policies, ...)."""
     seed_payment_policies(store=store)
 
 
@@ -217,9 +216,6 @@ DEMO_ORDERS = [
 
 def seed_demo_orders() -> list[str]:
     """Place a few orders through the real services, once (nothing when any order exists)."""
-    from orders import services
-    from orders.models import Order
-
     if Order.objects.exists():
         return []
     placed = []

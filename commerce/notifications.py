@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
+from django_q.tasks import async_task
 
 from commerce.models import Store
 
@@ -71,8 +72,6 @@ def notify(kind: str, *, order_id: int | None = None, context: dict[str, Any] | 
 
 
 def _enqueue(kind: str, payload: dict[str, Any]) -> None:
-    from django_q.tasks import async_task
-
     async_task("commerce.notifications.send_notification", kind, payload, task_name=f"email:{kind}")
 
 

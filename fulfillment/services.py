@@ -6,6 +6,7 @@ from django.db import transaction
 
 from commerce.errors import ValidationFailed
 from commerce.models import Product
+from fulfillment.allocation import receipt_line_drift, stock_drift
 from fulfillment.models import Allocation, ExpectedReceipt, ExpectedReceiptLine, FulfillmentCenter, Stock
 
 
@@ -112,8 +113,6 @@ class InventoryCheck:
 
 def inventory_check(*, repair: bool = False) -> InventoryCheck:
     """Compare recorded allocations with the allocation rows; with ``repair``, make them agree."""
-    from fulfillment.allocation import receipt_line_drift, stock_drift
-
     with transaction.atomic():
         if repair:
             # Lock every stock row (pk order, as allocation does) so no order moves while we repair.

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from commerce.models import Currency, Product, ShipMode
 from commerce.money import quantize_money
+from fulfillment.selectors import shipments_for_order
 from orders.models import Order
 from orders.services import AddressInput, ItemInput
 from spending_limits.models import TradingAgreement
@@ -196,8 +197,6 @@ class OrderSerializer(serializers.Serializer):
 
     @extend_schema_field(ShipmentSerializer(many=True))
     def get_shipments(self, order: Order) -> list[dict]:
-        from fulfillment.selectors import shipments_for_order
-
         return shipments_for_order(order=order)
 
     @extend_schema_field(AddressSerializer)

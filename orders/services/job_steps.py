@@ -8,8 +8,11 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from commerce.errors import ApplicationError
+from commerce.jobs import JobOutcome
 from commerce.notifications import notify
 from fulfillment import allocation
+from fulfillment.models import Allocation
+from fulfillment.releases import releases_create
 from orders.events import order_event_record
 from orders.models import InventoryStatus, Order, OrderEvent, OrderItem
 from orders.services.cancellation import _cancel_payment, order_cancel
@@ -31,8 +34,6 @@ from spending_limits import services as limits
 
 
 def _job_outcome():
-    from commerce.jobs import JobOutcome
-
     return JobOutcome
 
 
@@ -45,8 +46,6 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
 
     The release job's step; staff releasing one order now pass themselves as ``acting_user``.
     """
-    from fulfillment.releases import releases_create
-
     outcome = _job_outcome()
     order = _load(order_id)
     if order is None or order.status not in (S.AUTHORIZED, S.BACKORDERED):
@@ -270,8 +269,6 @@ def order_payment_cleanup(*, order_id: int, actor_name: str = "payment_cleanup")
 
 def order_release_expired_allocations(*, order_id: int, actor_name: str = "release_expired_allocations"):
     """Give back the stock held by an unsubmitted or unapproved order past its allocation expiry."""
-    from fulfillment.models import Allocation
-
     outcome = _job_outcome()
     with transaction.atomic():
         order = _locked(order_id, skip_locked=True)
