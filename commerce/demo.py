@@ -1,4 +1,4 @@
-"""The demo data of DESIGN section 13: created once, left as it is on later runs."""
+"""The demo data: created once, left as it is on later runs."""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -204,7 +204,7 @@ LOGINS = [
 
 
 # sku quantities, payment method, token, trading agreement: a lively admin on first start. Only products
-# outside the demo-data contract, so the contract's stock figures stay as DESIGN section 13 says.
+# outside the demo-data contract, so the contract's stock figures stay as they are.
 DEMO_ORDERS = [
     ("alice", [("DEMO-HOODIE", 1), ("DEMO-CAP", 2)], "card", "tok_approve", ""),
     ("dave", [("DEMO-BACKPACK", 1)], "card", "tok_review", ""),

@@ -176,7 +176,7 @@ class Allocation(models.Model):
         return f"{self.quantity} x item {self.order_item_id} at {self.fulfillment_center_id} ({self.kind})"
 
 
-# Fulfillment after release: releases, pick batches, their documents, packages (DESIGN section 6).
+# Fulfillment after release: releases, pick batches, their documents, packages.
 
 
 def new_pick_batch_number() -> str:

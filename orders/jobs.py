@@ -1,4 +1,4 @@
-"""The scheduled jobs of DESIGN section 9: which orders each selects, and the service it calls per order.
+"""The scheduled jobs (docs/operations.md): which orders each selects, and the service it calls per order.
 
 Each job is thin: ``select`` finds candidates by their state, ``process`` calls one service of
 ``orders.services`` with ``order_id`` and ``actor_name`` (the job's name, recorded on the order's events).

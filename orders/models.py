@@ -157,7 +157,7 @@ class Order(ConcurrentTransitionMixin, ShipToAddress):
         if self.placed_at is None:
             self.placed_at = timezone.now()
 
-    # Transitions of DESIGN section 3. They touch only this instance; services do the rest.
+    # The transitions of docs/order-flow.md. They touch only this instance; services do the rest.
 
     @transition(field=status, source=S.PENDING, target=S.AWAITING_APPROVAL)
     def submit_for_approval(self) -> None:
@@ -256,7 +256,7 @@ class OrderItem(ConcurrentTransitionMixin, models.Model):
 
     @property
     def purchase_amount(self) -> Decimal:
-        """Product total + tax + shipping + shipping tax - adjustment (DESIGN section 4)."""
+        """Product total + tax + shipping + shipping tax - adjustment."""
         return self.product_total + self.tax + self.shipping_charge + self.shipping_tax - self.adjustment
 
     @property

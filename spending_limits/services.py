@@ -216,7 +216,7 @@ def _takes(scope: _Scope) -> list[_Take]:
 
 
 def order_purchase_amount(*, items: Iterable[OrderItem]) -> Decimal:
-    """Product total + tax + shipping + shipping tax - adjustment over the items (DESIGN section 4)."""
+    """Product total + tax + shipping + shipping tax - adjustment over the items."""
     return sum((item.purchase_amount for item in items), ZERO)
 
 

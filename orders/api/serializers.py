@@ -1,4 +1,4 @@
-"""The order contract of DESIGN section 11: placement input, order output."""
+"""The order contract (docs/api.md): placement input, order output."""
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes

@@ -1,4 +1,4 @@
-"""Storefront order API and back-office order actions (DESIGN section 11)."""
+"""Storefront order API and back-office order actions (docs/api.md)."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
