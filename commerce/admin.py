@@ -129,8 +129,7 @@ class JobItemFailureAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["job_name", ("last_failed_at", admin.DateFieldListFilter)]
     list_select_related = ["content_type", "last_run"]
-    # Apps name their items' search fields through the GenericRelation's query name (orders: ``order``).
-    search_fields = ["order__number", "last_error"]
+    search_fields = ["item_label", "last_error"]
     readonly_fields = [
         "job_name",
         "item_link",
@@ -140,7 +139,7 @@ class JobItemFailureAdmin(ReadOnlyAdmin):
         "first_failed_at",
         "last_failed_at",
     ]
-    exclude = ["content_type", "object_id"]
+    exclude = ["content_type", "object_id", "item_label"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("item")
@@ -148,7 +147,7 @@ class JobItemFailureAdmin(ReadOnlyAdmin):
     @admin.display(description="item")
     def item_link(self, failure: JobItemFailure) -> str:
         if failure.item is None:
-            return f"{failure.content_type.name} {failure.object_id} (gone)"
+            return f"{failure.content_type.name} {failure.item_label or failure.object_id} (gone)"
         return admin_link(failure.item, str(failure.item))
 
     @admin.display(description=f"≥ {REPEATED_FAILURE_THRESHOLD} failures", boolean=True)

@@ -289,6 +289,7 @@ def _record_failure(run: JobRun, order_id: int, error: str) -> None:
                 job_name=run.name,
                 content_type=run.item_type,
                 object_id=order_id,
+                item_label=item_labels(run.item_type, [order_id]).get(order_id, "")[:255],
                 last_error=error,
                 last_run=run,
                 first_failed_at=now,
@@ -315,10 +316,9 @@ def _forget_resolved_failures(spec: JobSpec, candidates: QuerySet) -> None:
 def _notify_failures(run: JobRun) -> None:
     failed_ids = [entry["id"] for entry in run.errors[:MAX_NOTIFIED_FAILURES]]
     rows = JobItemFailure.objects.filter(job_name=run.name, content_type=run.item_type, object_id__in=failed_ids)
-    labels = item_labels(run.item_type, failed_ids)
     failures = [
         {
-            "order_number": labels.get(row.object_id, str(row.object_id)),
+            "order_number": row.item_label or str(row.object_id),
             "failures": row.failures,
             "error": row.last_error,
         }

@@ -330,6 +330,7 @@ class JobItemFailure(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
     object_id = models.PositiveBigIntegerField()
     item = GenericForeignKey("content_type", "object_id")
+    item_label = models.CharField(max_length=255, blank=True, help_text="How the item reads (an order's number).")
     failures = models.PositiveIntegerField(default=1, help_text="Failed runs in a row.")
     last_error = models.TextField(blank=True)
     last_run = models.ForeignKey(JobRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -16,8 +16,10 @@ def point_at_orders(apps, schema_editor):
     if not failure.objects.exists() and not run.objects.exists():
         return
     order_type = orders_content_type(apps)
-    for row in failure.objects.all().only("pk", "order_id"):
-        failure.objects.filter(pk=row.pk).update(content_type=order_type, object_id=row.order_id)
+    for row in failure.objects.select_related("order").only("pk", "order_id", "order__number"):
+        failure.objects.filter(pk=row.pk).update(
+            content_type=order_type, object_id=row.order_id, item_label=row.order.number
+        )
     run.objects.filter(item_type__isnull=True).update(item_type=order_type)
 
 
@@ -46,6 +48,11 @@ class Migration(migrations.Migration):
             model_name="jobitemfailure",
             name="object_id",
             field=models.PositiveBigIntegerField(null=True),
+        ),
+        migrations.AddField(
+            model_name="jobitemfailure",
+            name="item_label",
+            field=models.CharField(blank=True, help_text="How the item reads (an order's number).", max_length=255),
         ),
         migrations.AddField(
             model_name="jobrun",

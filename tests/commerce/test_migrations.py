@@ -37,5 +37,5 @@ def test_failures_and_runs_recorded_against_orders_point_at_the_same_orders_afte
         "order",
         order.pk,
     )
-    assert (failure.failures, failure.last_error) == (3, "capture refused")
+    assert (failure.item_label, failure.failures, failure.last_error) == (order.number, 3, "capture refused")
     assert (run.item_type.app_label, run.item_type.model) == ("orders", "order")

@@ -56,7 +56,7 @@ def test_a_job_may_walk_any_model_and_its_failures_point_at_those_rows():
     assert (run.succeeded, run.failed) == (1, 1)
     assert JobRun.objects.get(pk=run.pk).item_type == ContentType.objects.get_for_model(Product)
     failure = JobItemFailure.objects.get()
-    assert (failure.item, failure.failures) == (cap, 1)
+    assert (failure.item, failure.item_label, failure.failures) == (cap, str(cap), 1)
     assert mug.pk not in JobItemFailure.objects.values_list("object_id", flat=True)
 
 
