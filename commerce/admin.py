@@ -36,8 +36,27 @@ class ExchangeRateAdmin(ModelAdmin):
 
 @admin.register(Organization)
 class OrganizationAdmin(ModelAdmin):
-    list_display = ["code", "name", "approval_threshold", "approval_currency"]
+    """Buyer organizations; the payments app adds what their credit line has used and left."""
+
+    list_display = [
+        "code",
+        "name",
+        "approval_threshold",
+        "approval_currency",
+        "credit_limit",
+        "credit_currency",
+        "credit_hold",
+    ]
+    list_filter = ["credit_hold"]
     filter_horizontal = ["approvers"]
+    credit_fields = [("credit_limit", "credit_currency"), "credit_hold"]
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (None, {"fields": ["code", "name"]}),
+            ("Order approval", {"fields": [("approval_threshold", "approval_currency"), "approvers"]}),
+            ("Credit line (bill-me and purchase-order payments)", {"fields": self.credit_fields}),
+        ]
 
 
 @admin.register(Customer)

@@ -13,6 +13,7 @@ from commerce import roles
 from commerce.models import Currency, Customer, ExchangeRate, Organization, Product, Store
 from fulfillment.models import ExpectedReceipt, ExpectedReceiptLine, FulfillmentCenter, Stock
 from orders import services
+from orders.demo import seed_promotions
 from orders.models import Order
 from payments.demo import seed_payment_policies
 from spending_limits.models import PurchaseOrder, TradingAgreement
@@ -137,7 +138,13 @@ def seed_demo() -> SeedResult:
 
     acme, created = Organization.objects.get_or_create(
         code="acme",
-        defaults={"name": "ACME", "approval_threshold": Decimal("5000.00"), "approval_currency": usd},
+        defaults={
+            "name": "ACME",
+            "approval_threshold": Decimal("5000.00"),
+            "approval_currency": usd,
+            "credit_limit": Decimal("50000.00"),
+            "credit_currency": usd,
+        },
     )
     result.note("organization ACME", created)
 
@@ -188,6 +195,7 @@ def seed_demo() -> SeedResult:
 def _seed_app_extras(store: Store) -> None:
     """Demo settings that belong to other apps (accept policies, ...)."""
     seed_payment_policies(store=store)
+    seed_promotions(store=store)
 
 
 LOGINS = [

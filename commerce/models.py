@@ -116,6 +116,22 @@ class Store(models.Model):
     default_ship_mode = models.CharField(max_length=16, choices=ShipMode.choices, default=ShipMode.STANDARD)
     paper_size = models.CharField(max_length=8, choices=PaperSize.choices, default=PaperSize.A4)
     packing_slip_note = models.TextField(blank=True)
+    return_window = models.DurationField(
+        default=timedelta(days=30), help_text="How long after shipment a customer may ask to return goods."
+    )
+    return_auto_approve_limit = models.DecimalField(
+        **MONEY,
+        default=Decimal("200.00"),
+        help_text="In the store's currency: a return crediting at most this is approved without staff.",
+    )
+    refund_shipping = models.BooleanField(
+        default=False, help_text="A return's credit includes the returned share of shipping and its tax."
+    )
+    has_automatic_promotions = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Kept by the orders app: an active promotion without a coupon code exists for this store.",
+    )
 
     class Meta:
         ordering = ["code"]
@@ -144,10 +160,22 @@ class Organization(models.Model):
     )
     approval_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, null=True, blank=True)
     approvers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="approver_of")
+    credit_limit = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        help_text="Credit line for bill-me and purchase-order payments. Empty: not checked.",
+    )
+    credit_currency = models.ForeignKey(Currency, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    credit_hold = models.BooleanField(default=False, help_text="On hold: bill-me and purchase-order payments declined.")
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(credit_limit__isnull=True) | (Q(credit_limit__gte=0) & Q(credit_currency__isnull=False)),
+                name="organization_credit_limit_has_currency",
+            ),
             models.CheckConstraint(
                 condition=Q(approval_threshold__isnull=True) | Q(approval_currency__isnull=False),
                 name="organization_threshold_has_currency",
@@ -195,6 +223,7 @@ class Product(models.Model):
     weight = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal("0"))
     weight_unit = models.CharField(max_length=4, default="kg")
     active = models.BooleanField(default=True)
+    returnable = models.BooleanField(default=True, help_text="Customers may ask to return it.")
 
     class Meta:
         ordering = ["sku"]

@@ -9,6 +9,9 @@ SUPERVISOR = "Supervisor"
 
 _VIEW_ORDERS = [
     "orders.view_order",
+    "orders.view_returnrequest",
+    "orders.view_returnitem",
+    "orders.view_returnevent",
     "orders.view_orderitem",
     "orders.view_orderevent",
     "commerce.view_customer",
@@ -37,7 +40,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _VIEW_INVENTORY
     + _VIEW_LEDGERS
     + [
+        "orders.approve_returnrequest",
+        "orders.credit_returnrequest",
         "orders.change_order",  # the notes; everything else on an order changes through its services
+        "orders.add_order",  # orders placed on behalf of a customer
+        "orders.view_promotion",
         "orders.approve_order",
         "orders.cancel_order",
         "orders.release_order",
@@ -56,6 +63,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     WAREHOUSE: _VIEW_ORDERS
     + _VIEW_INVENTORY
     + [
+        "orders.receive_returnrequest",
         "fulfillment.receive_inventory",
         "fulfillment.add_expectedreceipt",
         "fulfillment.change_expectedreceipt",
@@ -76,11 +84,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     + _VIEW_LEDGERS
     + [
         "orders.change_order",
+        "orders.add_order",
         "orders.approve_order",
         "orders.cancel_order",
         "orders.release_order",
         "orders.review_payment",
         "orders.view_exceptions",
+        "orders.approve_returnrequest",
+        "orders.receive_returnrequest",
+        "orders.credit_returnrequest",
+        "orders.view_promotion",
+        "orders.add_promotion",
+        "orders.change_promotion",
+        "commerce.view_organization",
         "payments.view_payment",
         "payments.view_paymenttransaction",
         "payments.review_payment",

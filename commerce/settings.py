@@ -196,7 +196,11 @@ PAYMENT_GATEWAYS = {
     "simulated": "payments.gateways.simulated.SimulatedGateway",
 }
 PAYMENT_DEFAULT_GATEWAY = os.environ.get("PAYMENT_DEFAULT_GATEWAY", "simulated")
-PAYMENT_EXTERNAL_ACCOUNT_HOOK = os.environ.get("PAYMENT_EXTERNAL_ACCOUNT_HOOK", "payments.hooks.approve_all_accounts")
+PAYMENT_EXTERNAL_ACCOUNT_HOOK = os.environ.get(
+    "PAYMENT_EXTERNAL_ACCOUNT_HOOK", "payments.credit_line.credit_line_check"
+)
+# The payment methods the external-account hook checks (DESIGN section 16).
+PAYMENT_EXTERNAL_ACCOUNT_METHODS = ["bill_me", "purchase_order"]
 TAX_CALCULATOR = os.environ.get("TAX_CALCULATOR", "orders.totals.StoreTaxCalculator")
 SHIPPING_CALCULATOR = os.environ.get("SHIPPING_CALCULATOR", "orders.totals.StoreShippingCalculator")
 # Fulfillment reports a confirmed package here; the order app records items, events and the R → S move.
@@ -214,6 +218,7 @@ JOB_SCHEDULE_DEFAULTS = {
     "reauthorize_payments": timedelta(hours=1),
     "balance_payment": timedelta(days=1),
     "payment_cleanup": timedelta(days=1),
+    "return_credit_and_close": timedelta(hours=1),
 }
 
 LOGGING = {

@@ -296,7 +296,7 @@ def packing_slip_context(*, releases: list[Release]) -> list[dict]:
 def _slip_releases(release_ids: list[int]) -> list[Release]:
     return list(
         Release.objects.filter(pk__in=release_ids)
-        .select_related("order__customer", "order__store")
+        .select_related("order__customer", "order__store", "order__currency", "order__promotion")
         .prefetch_related("items", "order__items", "packages")
         .order_by("tote", "pk")
     )

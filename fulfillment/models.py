@@ -287,7 +287,7 @@ class Release(ConcurrentTransitionMixin, ShipToAddress):
     def ship(self) -> None:
         self.shipped_at = timezone.now()
 
-    @transition(field=status, source=Status.READY, target=Status.CANCELLED)
+    @transition(field=status, source=[Status.READY, Status.BATCHED], target=Status.CANCELLED)
     def cancel(self) -> None:
         self.cancelled_at = timezone.now()
 

@@ -90,6 +90,23 @@ def inventory_receive(*, fulfillment_center: FulfillmentCenter, product: Product
     return result
 
 
+def inventory_restock(*, fulfillment_center: FulfillmentCenter, product: Product, quantity: int) -> Stock:
+    """Put returned goods back on the shelf: raise on-hand under the stock row's lock, as receiving does.
+
+    Returned goods are not a vendor's delivery, so expected receipt lines stay open; the new units
+    are free stock that ATP shows at once and ``process_backorders`` may allocate.
+    """
+    if quantity <= 0:
+        raise ValidationFailed("quantity: must be a positive whole number.", details={"quantity": ["Must be > 0."]})
+    with transaction.atomic():
+        stock, _ = Stock.objects.select_for_update().get_or_create(
+            fulfillment_center=fulfillment_center, product=product
+        )
+        stock.on_hand += quantity
+        stock.save(update_fields=["on_hand", "updated_at"])
+    return stock
+
+
 def _close_received_receipts(*, fulfillment_center: FulfillmentCenter, product: Product) -> None:
     receipts = ExpectedReceipt.objects.filter(
         fulfillment_center=fulfillment_center, status=ExpectedReceipt.Status.OPEN, lines__product=product

@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -26,10 +26,12 @@ from commerce.errors import ApplicationError
 from commerce.jobs import JobOutcome
 from fulfillment.admin import OrderReleaseInline
 from fulfillment.models import Allocation
-from orders import dashboard, services
+from orders import dashboard, payment_lifecycle, services
+from orders.admin_on_behalf import place_on_behalf_view
 from orders.exceptions import exceptions_queue
-from orders.models import Order, OrderEvent, OrderItem, OrderStatus
-from orders.selectors import status_counts
+from orders.models import Order, OrderEvent, OrderItem, OrderStatus, Promotion
+from orders.returns.admin import OrderReturnInline
+from orders.selectors import orders_in_payment_review_after_release, status_counts
 from payments.admin import OrderPaymentInline
 from spending_limits.admin import ORDER_LEDGER_INLINES
 
@@ -59,6 +61,11 @@ def _release_now(*, order: Order, acting_user, reason: str = "") -> None:
             f"Order {order.number} was not released: no item is allocated from stock yet, or the payment check "
             f"is still waiting for the gateway."
         )
+
+
+def _payment_reviewable(order: Order) -> bool:
+    """In payment review (A), or released or shipped with a reauthorization waiting for review."""
+    return order.status == S.PAYMENT_REVIEW or payment_lifecycle.order_payment_in_review_after_release(order=order)
 
 
 def _releasable(order: Order) -> bool:
@@ -111,21 +118,35 @@ ORDER_ACTIONS: dict[str, OrderAction] = {
             "Approve payment",
             "Approved the payment of",
             "review_payment",
-            lambda order: order.status == S.PAYMENT_REVIEW,
+            _payment_reviewable,
             services.order_approve_payment,
             REASON_OPTIONAL,
-            explanation="The payment held for review is accepted; the order goes on to authorized or backordered.",
+            explanation="The payment held for review is accepted; the order goes on to authorized or backordered "
+            "(a released or shipped order keeps its status and is deposited by the next run).",
         ),
         OrderAction(
             "decline_payment",
             "Decline payment",
             "Declined the payment of",
             "review_payment",
-            lambda order: order.status == S.PAYMENT_REVIEW,
+            _payment_reviewable,
             services.order_decline_payment,
             REASON_REQUIRED,
             danger=True,
-            explanation="The order is cancelled, its stock and limits given back, the buyer told.",
+            explanation="The order is cancelled, its stock and limits given back, the buyer told "
+            "(a released or shipped order goes to the exceptions queue instead).",
+        ),
+        OrderAction(
+            "fulfillment_failed",
+            "Fulfillment failed",
+            "Took back from fulfillment",
+            "release_order",
+            lambda order: order.status == S.RELEASED,
+            payment_lifecycle.order_fulfillment_failed,
+            REASON_REQUIRED,
+            danger=True,
+            explanation="The open releases are cancelled and the order is authorized again; the next "
+            "release checks the payment at the gateway first.",
         ),
         OrderAction(
             "release",
@@ -272,16 +293,33 @@ class OrderAdmin(ModelAdmin):
         "cancel_selected",
     ]
     fieldsets = [
-        (None, {"fields": [("number", "status_badge"), ("store", "customer_link", "organization"), "status_reason"]}),
+        (
+            None,
+            {
+                "fields": [
+                    ("number", "status_badge"),
+                    ("store", "customer_link", "organization"),
+                    "placed_by",
+                    "status_reason",
+                ]
+            },
+        ),
         (
             "Dates",
             {"fields": [("placed_at", "approved_at", "released_at"), ("shipped_at", "deposited_at", "cancelled_at")]},
         ),
-        ("Totals", {"fields": ["totals"]}),
+        ("Totals", {"fields": ["totals", ("promotion", "coupon_code")]}),
         ("Shipping", {"fields": ["ship_mode", "ship_to", ("purchase_order_number", "purchase_order")]}),
         ("Notes", {"fields": list(EDITABLE_FIELDS)}),
     ]
-    inlines = [OrderItemInline, OrderPaymentInline, OrderReleaseInline, *ORDER_LEDGER_INLINES, OrderEventInline]
+    inlines = [
+        OrderItemInline,
+        OrderPaymentInline,
+        OrderReleaseInline,
+        OrderReturnInline,
+        *ORDER_LEDGER_INLINES,
+        OrderEventInline,
+    ]
 
     # Permissions: orders are placed through the API and changed through the services.
 
@@ -392,6 +430,14 @@ class OrderAdmin(ModelAdmin):
                 "Payments held for review (policy threshold or an AVS/CVV mismatch). Open an order to approve or "
                 "decline it with a reason, or select several and use the actions."
             )
+            context["review_after_release"] = [
+                {
+                    "order": order,
+                    "url": reverse("admin:orders_order_change", args=[order.pk]),
+                    "total": money(order.grand_total, order.currency),
+                }
+                for order in orders_in_payment_review_after_release()
+            ]
         return super().changelist_view(request, extra_context={**context, **(extra_context or {})})
 
     # The order page: a header with the status and totals, and the buttons of the allowed transitions.
@@ -421,6 +467,7 @@ class OrderAdmin(ModelAdmin):
             path("<int:object_id>/action/<str:action_name>/", view(self.action_view), name="orders_order_action"),
             path("exceptions/", view(self.exceptions_view), name="orders_order_exceptions"),
             path("payment-review/", view(self.payment_review_view), name="orders_order_payment_review"),
+            path("place-for-customer/", view(self.place_on_behalf_view), name="orders_order_place_on_behalf"),
         ] + super().get_urls()
 
     def action_view(self, request, object_id: int, action_name: str):
@@ -463,6 +510,9 @@ class OrderAdmin(ModelAdmin):
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/orders/order/action_confirm.html", context)
+
+    def place_on_behalf_view(self, request):
+        return place_on_behalf_view(self, request)
 
     def payment_review_view(self, request):
         if not self.has_view_permission(request):
@@ -538,3 +588,29 @@ class OrderAdmin(ModelAdmin):
 
 # The dashboard on the admin index: the order panels and links (orders/dashboard.py).
 dashboard.register(admin.site)
+
+
+@admin.register(Promotion)
+class PromotionAdmin(ModelAdmin):
+    list_display = [
+        "__str__",
+        "name",
+        "store",
+        "kind",
+        "value",
+        "minimum_amount",
+        "active",
+        "valid_from",
+        "valid_until",
+        "orders_count",
+    ]
+    list_filter = ["store", "kind", "active"]
+    list_select_related = ["store"]
+    search_fields = ["code", "name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(orders_count=Count("orders"))
+
+    @admin.display(description="orders", ordering="orders_count")
+    def orders_count(self, promotion) -> int:
+        return promotion.orders_count

@@ -5,6 +5,7 @@ from django.urls import reverse
 from commerce.admin_site import BackOfficeSite, DashboardLink, DashboardPanel
 from orders.exceptions import EXCEPTION_TITLES, exception_counts
 from orders.models import OrderStatus
+from orders.returns.admin import return_queue_panel
 from orders.selectors import status_counts
 
 S = OrderStatus
@@ -46,8 +47,18 @@ def register(site: BackOfficeSite) -> None:
     site.register_dashboard_panel(
         DashboardPanel("order_exceptions", "admin/orders/dashboard/exceptions.html", dashboard_exceptions, position=20)
     )
+    site.register_dashboard_panel(
+        DashboardPanel("returns", "admin/orders/returnrequest/queue_panel.html", return_queue_panel, position=30)
+    )
     site.register_dashboard_links(
         [
+            DashboardLink(
+                "Place an order for a customer",
+                "admin:orders_order_place_on_behalf",
+                "orders.add_order",
+                help="Items with live ATP, the customer's last ship-to, payment",
+            ),
+            DashboardLink("Promotions", "admin:orders_promotion_changelist", "orders.view_promotion"),
             DashboardLink(
                 "Payment review queue",
                 "admin:orders_order_changelist",
@@ -71,4 +82,8 @@ def register(site: BackOfficeSite) -> None:
             ),
         ],
         position=10,
+    )
+    site.register_dashboard_links(
+        [DashboardLink("Returns (RMA)", "admin:orders_returnrequest_changelist", "orders.view_returnrequest")],
+        position=25,
     )

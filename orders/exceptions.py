@@ -31,6 +31,7 @@ BACKORDERED = "backordered"
 PAYMENT_REVIEW = "payment_review"
 PAYMENT_PENDING = "payment_pending"
 FAILING_IN_JOBS = "failing_in_jobs"
+PAYMENT_DECLINED_AFTER_RELEASE = "payment_declined_after_release"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,13 @@ STALE_STATUS_RULES = [
     StaleStatusRule(PAYMENT_PENDING, "Payment pending too long", S.PAYMENT_PENDING, "payment_pending_hours", "hours"),
 ]
 FAILING_TITLE = "Failing repeatedly in jobs"
-EXCEPTION_TITLES = {**{rule.kind: rule.title for rule in STALE_STATUS_RULES}, FAILING_IN_JOBS: FAILING_TITLE}
+DECLINED_TITLE = "Payment declined after release"
+DECLINED_DESCRIPTION = "Released or shipped, and staff declined the reauthorization of its payment"
+EXCEPTION_TITLES = {
+    **{rule.kind: rule.title for rule in STALE_STATUS_RULES},
+    FAILING_IN_JOBS: FAILING_TITLE,
+    PAYMENT_DECLINED_AFTER_RELEASE: DECLINED_TITLE,
+}
 
 
 @dataclass
@@ -115,6 +122,13 @@ def failing_job_items(*, thresholds: dict[str, float] | None = None) -> QuerySet
     )
 
 
+def payment_declined_after_release() -> QuerySet[Order]:
+    """Released or shipped orders whose reauthorization staff declined, oldest decision first."""
+    return Order.objects.filter(payment_review_declined_at__isnull=False, status__in=[S.RELEASED, S.SHIPPED]).order_by(
+        "payment_review_declined_at", "pk"
+    )
+
+
 def _failing_description(thresholds: dict[str, float]) -> str:
     return f"A job failed on the order at least {int(thresholds['job_failures'])} runs in a row"
 
@@ -124,6 +138,7 @@ def exception_counts(*, now: datetime | None = None) -> dict[str, int]:
     thresholds = exception_thresholds()
     counts = {rule.kind: stale_orders(rule=rule, thresholds=thresholds, now=now).count() for rule in STALE_STATUS_RULES}
     counts[FAILING_IN_JOBS] = failing_job_items(thresholds=thresholds).count()
+    counts[PAYMENT_DECLINED_AFTER_RELEASE] = payment_declined_after_release().count()
     return counts
 
 
@@ -151,4 +166,11 @@ def exceptions_queue(*, now: datetime | None = None, limit: int | None = 200) ->
     ]
     count = len(rows) if limit is None or len(rows) < limit else failures.count()
     sections.append(ExceptionSection(FAILING_IN_JOBS, FAILING_TITLE, _failing_description(thresholds), count, rows))
+    declined = payment_declined_after_release().select_related(*related)
+    rows = [
+        ExceptionRow(order=order, since=order.payment_review_declined_at, detail="Reauthorization declined")
+        for order in declined[:limit]
+    ]
+    count = len(rows) if limit is None or len(rows) < limit else declined.count()
+    sections.append(ExceptionSection(PAYMENT_DECLINED_AFTER_RELEASE, DECLINED_TITLE, DECLINED_DESCRIPTION, count, rows))
     return sections

@@ -19,6 +19,7 @@ from commerce.jobs import run_scheduled_job as run_scheduled_job  # schedules ma
 from fulfillment.models import Allocation
 from orders import services
 from orders.models import Order, OrderStatus
+from orders.returns.jobs import RETURN_CREDIT_AND_CLOSE
 
 S = OrderStatus
 
@@ -170,6 +171,7 @@ JOBS: dict[str, JobSpec] = {
         REAUTHORIZE_PAYMENTS,
         BALANCE_PAYMENT,
         PAYMENT_CLEANUP,
+        RETURN_CREDIT_AND_CLOSE,
     ]
 }
 

@@ -94,6 +94,24 @@ class Order(ConcurrentTransitionMixin, ShipToAddress):
         "spending_limits.PurchaseOrder", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
     )
     shipping_note = models.TextField(blank=True)
+    promotion = models.ForeignKey(
+        "orders.Promotion", on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    coupon_code = models.CharField(max_length=32, blank=True)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The staff user who placed the order on the customer's behalf.",
+    )
+    payment_check_due = models.BooleanField(
+        default=False, help_text="Back from a failed fulfillment: the next release asks the gateway first."
+    )
+    payment_review_declined_at = models.DateTimeField(
+        null=True, blank=True, help_text="A released or shipped order whose reauthorization staff declined."
+    )
     invoice_note = models.TextField(blank=True)
 
     product_total = models.DecimalField(**MONEY, default=ZERO)
@@ -169,7 +187,7 @@ class Order(ConcurrentTransitionMixin, ShipToAddress):
 
     @transition(
         field=status,
-        source=[S.PENDING, S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.BACKORDERED],
+        source=[S.PENDING, S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.BACKORDERED, S.AUTHORIZED],
         target=S.PAYMENT_REVIEW,
     )
     def hold_for_review(self) -> None:
@@ -202,6 +220,10 @@ class Order(ConcurrentTransitionMixin, ShipToAddress):
     @transition(field=status, source=S.RELEASED, target=S.SHIPPED, conditions=[every_item_shipped])
     def ship(self) -> None:
         self.shipped_at = timezone.now()
+
+    @transition(field=status, source=S.RELEASED, target=S.AUTHORIZED, conditions=[no_item_released])
+    def return_from_fulfillment(self) -> None:
+        self.released_at = None
 
     @transition(field=status, source=S.SHIPPED, target=S.DEPOSITED)
     def deposit(self) -> None:
@@ -277,6 +299,10 @@ class OrderItem(ConcurrentTransitionMixin, models.Model):
     def ship(self) -> None:
         pass
 
+    @transition(field=status, source=S.RELEASED, target=S.AUTHORIZED)
+    def return_from_fulfillment(self) -> None:
+        pass
+
     @transition(field=status, source=S.SHIPPED, target=S.DEPOSITED)
     def deposit(self) -> None:
         pass
@@ -316,6 +342,64 @@ class OrderItem(ConcurrentTransitionMixin, models.Model):
         pass
 
 
+class PromotionKind(models.TextChoices):
+    PERCENT = "percent", "Percentage off the order"
+    FIXED = "fixed", "Fixed amount off the order"
+
+
+class Promotion(models.Model):
+    """A store's promotion: an amount off the order, automatic or with a coupon code (DESIGN section 16)."""
+
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="promotions")
+    name = models.CharField(max_length=128)
+    code = models.CharField(
+        max_length=32, blank=True, help_text="Coupon code (kept upper case). Empty: applies automatically."
+    )
+    kind = models.CharField(max_length=8, choices=PromotionKind.choices, default=PromotionKind.PERCENT)
+    value = models.DecimalField(
+        **MONEY, help_text="Percent off (e.g. 10 for 10 %), or the amount off in the store currency."
+    )
+    minimum_amount = models.DecimalField(
+        **MONEY, default=ZERO, help_text="The order's product total must reach this (store currency)."
+    )
+    active = models.BooleanField(default=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["store", "code", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["store", "code"], condition=~Q(code=""), name="promotion_unique_code"),
+            models.CheckConstraint(condition=Q(value__gt=0), name="promotion_value_positive"),
+            models.CheckConstraint(
+                condition=~Q(kind="percent") | Q(value__lte=100), name="promotion_percent_at_most_100"
+            ),
+            models.CheckConstraint(condition=Q(minimum_amount__gte=0), name="promotion_minimum_not_negative"),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_from__lt=models.F("valid_until")),
+                name="promotion_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code or self.name
+
+    def save(self, *args, **kwargs):
+        self.code = (self.code or "").strip().upper()
+        super().save(*args, **kwargs)
+
+    def is_current(self, when) -> bool:
+        """Active, and ``when`` falls inside the window (open ends are unbounded)."""
+        return (
+            self.active
+            and (self.valid_from is None or self.valid_from <= when)
+            and (self.valid_until is None or when < self.valid_until)
+        )
+
+
 class OrderEvent(models.Model):
     """One entry of an order's history: a transition or another notable step."""
 
@@ -348,3 +432,7 @@ class OrderEvent(models.Model):
         if self.from_status or self.to_status:
             return f"{self.order_id}: {self.from_status} -> {self.to_status}"
         return f"{self.order_id}: {self.message}"
+
+
+# Returns live in their own subpackage; importing them here puts them in this app's migrations.
+from orders.returns.models import ReturnEvent, ReturnItem, ReturnRequest  # noqa: E402, F401

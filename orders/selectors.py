@@ -58,3 +58,16 @@ def status_counts() -> dict[str, int]:
     counts = dict.fromkeys(OrderStatus.values, 0)
     counts.update(dict(rows))
     return counts
+
+
+def orders_in_payment_review_after_release(*, limit: int = 200) -> list[Order]:
+    """Released or shipped orders whose current payment (a reauthorization) waits for a person's review."""
+    return list(
+        Order.objects.filter(
+            status__in=[OrderStatus.RELEASED, OrderStatus.SHIPPED],
+            payments__is_current=True,
+            payments__status="review",
+        )
+        .select_related("currency", "customer__user")
+        .order_by("updated_at", "pk")[:limit]
+    )

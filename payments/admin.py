@@ -3,7 +3,10 @@ from django.db.models import Prefetch
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from commerce.admin import OrganizationAdmin
 from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, ReadOnlyInline, admin_link, money
+from commerce.models import Organization
+from payments.credit_line import organization_credit_line
 from payments.models import AcceptPolicy, Payment, PaymentTransaction, SimulatedAuthorization
 
 # Money records change through the services only: the admin shows them.
@@ -138,3 +141,34 @@ class OrderPaymentInline(ReadOnlyInline):
                 for call in calls
             ),
         )
+
+
+class OrganizationCreditAdmin(OrganizationAdmin):
+    """The kernel's organization page, with what the credit line has used and has left."""
+
+    readonly_fields = ["credit_used", "credit_left"]
+    credit_fields = [*OrganizationAdmin.credit_fields, ("credit_used", "credit_left")]
+
+    def _credit_line(self, organization):
+        cached = getattr(organization, "_credit_line_cache", None)
+        if cached is None and organization.pk:
+            cached = organization._credit_line_cache = organization_credit_line(organization=organization)
+        return cached
+
+    @admin.display(description="credit used")
+    def credit_used(self, organization) -> str:
+        line = self._credit_line(organization)
+        if line is None or not line.currency:
+            return "-"
+        return money(line.used, line.currency)
+
+    @admin.display(description="credit left")
+    def credit_left(self, organization) -> str:
+        line = self._credit_line(organization)
+        if line is None or line.left is None:
+            return "no credit line"
+        return money(line.left, line.currency) + (" (on hold)" if line.on_hold else "")
+
+
+admin.site.unregister(Organization)
+admin.site.register(Organization, OrganizationCreditAdmin)

@@ -130,29 +130,54 @@ class CashOnDeliveryMethod(PaymentMethod):
     label = "Cash on delivery"
 
 
-class BillMeMethod(PaymentMethod):
-    """Invoice the buyer's account: the external-account hook says whether the account may be billed."""
+class ExternalAccountMethod(PaymentMethod):
+    """A method charged to the buyer's account: the external-account hook says YES, REVIEW or NO.
 
-    label = "Bill me"
+    The hook (``settings.PAYMENT_EXTERNAL_ACCOUNT_HOOK``, by default the organization's credit line)
+    runs for the methods named in ``settings.PAYMENT_EXTERNAL_ACCOUNT_METHODS``.
+    """
+
+    name = ""
 
     def authorize(self, *, payment, idempotency_key: str) -> GatewayResult:
+        # Imported when called: payments.credit_line loads payments.policies, which loads this module.
+        from payments.credit_line import decision_of, external_account_methods
+
+        if payment.method not in external_account_methods():
+            return self._offline(payment, amount=payment.amount)
         hook = import_string(settings.PAYMENT_EXTERNAL_ACCOUNT_HOOK)
         order = payment.order
         try:
-            approved = hook(customer=order.customer, order=order, amount=payment.amount, currency=payment.currency_id)
+            answer = hook(customer=order.customer, order=order, amount=payment.amount, currency=payment.currency_id)
+            decision = decision_of(answer)
         except Exception as exc:
             # The hook is another system: its failure is an answer the payment records and retries.
             logger.exception("External-account hook failed for payment %s", payment.pk)
             return self._offline(payment, outcome=Outcome.ERROR, error=f"External-account hook failed: {exc}"[:500])
-        if not approved:
+        if decision == "no":
             return self._offline(payment, outcome=Outcome.DECLINED, error="The external account refused the charge.")
+        if decision == "review":
+            result = self._offline(payment, amount=payment.amount)
+            return GatewayResult(
+                Outcome.REVIEW,
+                reference=result.reference,
+                amount=payment.amount,
+                error="Above the account's credit line.",
+                raw=result.raw,
+            )
         return self._offline(payment, amount=payment.amount)
 
     def status(self, *, payment, idempotency_key: str) -> GatewayResult:
         return self.authorize(payment=payment, idempotency_key=idempotency_key)
 
 
-class PurchaseOrderMethod(PaymentMethod):
+class BillMeMethod(ExternalAccountMethod):
+    """Invoice the buyer's account."""
+
+    label = "Bill me"
+
+
+class PurchaseOrderMethod(ExternalAccountMethod):
     """Pay against a purchase order; its limits are checked by the spending-limits app."""
 
     label = "Purchase order"

@@ -99,6 +99,11 @@ class Payment(ConcurrentTransitionMixin, models.Model):
     approved_amount = models.DecimalField(**MONEY, default=ZERO)
     captured_amount = models.DecimalField(**MONEY, default=ZERO)
     refunded_amount = models.DecimalField(**MONEY, default=ZERO)
+    deposit_reduction = models.DecimalField(
+        **MONEY,
+        default=ZERO,
+        help_text="Returns credited before the deposit: the deposit captures this much less.",
+    )
 
     token = models.CharField(max_length=128, blank=True, help_text="The gateway's card token, never a card number.")
     authorization_reference = models.CharField(max_length=128, blank=True)
@@ -136,6 +141,10 @@ class Payment(ConcurrentTransitionMixin, models.Model):
             models.CheckConstraint(condition=Q(approved_amount__gte=0), name="payment_approved_not_negative"),
             models.CheckConstraint(condition=Q(captured_amount__gte=0), name="payment_captured_not_negative"),
             models.CheckConstraint(condition=Q(refunded_amount__gte=0), name="payment_refunded_not_negative"),
+            models.CheckConstraint(
+                condition=Q(deposit_reduction__gte=0) & Q(deposit_reduction__lte=F("amount")),
+                name="payment_deposit_reduction_in_amount",
+            ),
             models.CheckConstraint(
                 condition=Q(captured_amount__lte=F("approved_amount")), name="payment_captured_lte_approved"
             ),

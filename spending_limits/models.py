@@ -154,16 +154,43 @@ def _order_item_fk(related_name: str) -> models.ForeignKey:
     )
 
 
-def _one_row_per(holder: str, name: str) -> list[models.UniqueConstraint]:
-    """One row per (holder, order, item) and one per (holder, order) without an item: NULLs never collide."""
-    return [
+def _one_row_per(holder: str, name: str, *, returns: bool = False) -> list[models.UniqueConstraint]:
+    """One row per (holder, order, item) and one per (holder, order) without an item: NULLs never collide.
+
+    With ``returns`` (refund ledgers), those keys hold for cancellations; a return's rows are keyed
+    by (holder, return, order) instead, one row per return.
+    """
+    not_return = Q(return_request__isnull=True) if returns else Q()
+    constraints = [
         models.UniqueConstraint(
-            fields=[holder, "order", "order_item"], condition=Q(order_item__isnull=False), name=f"{name}_unique_item"
+            fields=[holder, "order", "order_item"],
+            condition=Q(order_item__isnull=False) & not_return,
+            name=f"{name}_unique_item",
         ),
         models.UniqueConstraint(
-            fields=[holder, "order"], condition=Q(order_item__isnull=True), name=f"{name}_unique_order"
+            fields=[holder, "order"], condition=Q(order_item__isnull=True) & not_return, name=f"{name}_unique_order"
         ),
     ]
+    if returns:
+        constraints.append(
+            models.UniqueConstraint(
+                fields=[holder, "return_request", "order"],
+                condition=Q(return_request__isnull=False),
+                name=f"{name}_unique_return",
+            )
+        )
+    return constraints
+
+
+def _return_fk(related_name: str) -> models.ForeignKey:
+    return models.ForeignKey(
+        "orders.ReturnRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name=related_name,
+        help_text="The return (RMA) this credit is for; empty for a cancellation.",
+    )
 
 
 def _amounts_not_negative(name: str) -> list[models.CheckConstraint]:
@@ -192,10 +219,11 @@ class TradingAgreementRefund(LedgerEntry):
     order = _order_fk("trading_agreement_refunds")
     order_item = _order_item_fk("trading_agreement_refunds")
     purchase = models.ForeignKey(TradingAgreementPurchase, on_delete=models.PROTECT, related_name="refunds")
+    return_request = _return_fk("trading_agreement_refunds")
     reason = models.CharField(max_length=255)
 
     class Meta(LedgerEntry.Meta):
-        constraints = _one_row_per("trading_agreement", "ta_refund") + _amounts_not_negative("ta_refund")
+        constraints = _one_row_per("trading_agreement", "ta_refund", returns=True) + _amounts_not_negative("ta_refund")
 
 
 class PurchaseOrderPurchase(LedgerEntry):
@@ -216,7 +244,8 @@ class PurchaseOrderRefund(LedgerEntry):
     order = _order_fk("purchase_order_refunds")
     order_item = _order_item_fk("purchase_order_refunds")
     purchase = models.ForeignKey(PurchaseOrderPurchase, on_delete=models.PROTECT, related_name="refunds")
+    return_request = _return_fk("purchase_order_refunds")
     reason = models.CharField(max_length=255)
 
     class Meta(LedgerEntry.Meta):
-        constraints = _one_row_per("purchase_order", "po_refund") + _amounts_not_negative("po_refund")
+        constraints = _one_row_per("purchase_order", "po_refund", returns=True) + _amounts_not_negative("po_refund")

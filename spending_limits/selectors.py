@@ -87,7 +87,10 @@ def holder_remaining(holder: TradingAgreement | PurchaseOrder) -> Decimal | None
 
 def _open_purchases():
     """Purchase-order charges not credited in full: the order still holds the purchase order."""
-    closed = PurchaseOrderRefund.objects.filter(purchase=OuterRef("pk"), order_item__isnull=True)
+    # A return's credit gives back part of a charge; only a cancellation's refund closes it.
+    closed = PurchaseOrderRefund.objects.filter(
+        purchase=OuterRef("pk"), order_item__isnull=True, return_request__isnull=True
+    )
     return PurchaseOrderPurchase.objects.filter(~Exists(closed))
 
 

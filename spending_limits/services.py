@@ -405,7 +405,9 @@ def _refund_rows(
 ) -> list[Refund]:
     """Refund rows for one ledger: never more than a purchase row took, never twice for the same key."""
     refunds = list(ledger.refund.objects.filter(order_id=order.pk))
-    refunded_keys = {(ledger.holder_id(refund), refund.order_item_id) for refund in refunds}
+    refunded_keys = {
+        (ledger.holder_id(refund), refund.order_item_id) for refund in refunds if refund.return_request_id is None
+    }
     amount_left = {purchase.pk: purchase.amount for purchase in purchases}
     order_amount_left = {purchase.pk: purchase.order_amount for purchase in purchases}
     for refund in refunds:
@@ -499,3 +501,13 @@ def _record(order: Order, message: str, rows: list[Purchase | Refund], *, reason
         acting_user=None,
         actor_name=ACTOR,
     )
+
+
+# Credits of returns live in their own module (spending_limits.returns, which builds on the ledgers
+# above); a service of this app, loaded on first use so neither module imports the other while it loads.
+def __getattr__(name: str):
+    if name == "spending_limits_credit_return":
+        from spending_limits import returns
+
+        return returns.spending_limits_credit_return
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

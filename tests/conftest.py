@@ -32,6 +32,24 @@ def _empty_cache():
 
 
 @pytest.fixture
+def demo(db):
+    """The demo data of ``seed_demo``."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=StringIO())
+
+
+@pytest.fixture
+def as_user(demo):
+    """An API client logged in as a demo user: ``as_user("alice")``."""
+    from django.contrib.auth import get_user_model
+
+    return lambda username: client_for(get_user_model().objects.get(username=username))
+
+
+@pytest.fixture
 def store(db):
     return StoreFactory(is_default=True)
 

@@ -25,6 +25,8 @@ from fulfillment.models import Document, FulfillmentCenter, PickBatch
 from fulfillment.shipping import package_confirm_shipment, package_create
 from orders import services
 from orders.models import Order
+from orders.returns.crediting import return_request_credit
+from orders.returns.services import ReceiptLineInput, ReturnLineInput, return_request_create, return_request_receive
 from tests.conftest import client_for
 from tests.orders.conftest import place as place_through_api
 
@@ -71,6 +73,19 @@ def hundred_orders() -> Order:
             package = package_create(release=release, carrier="UPS", tracking_number=f"1Z{release.pk:08d}")
             package_confirm_shipment(package=package)
     assert Order.objects.get(pk=rich.pk).status == "S"
+    shipped = list(Order.objects.filter(status="S").order_by("pk")[:6])
+    returns = [
+        return_request_create(order=order, lines=[ReturnLineInput(sku=order.items.first().sku, quantity=1)])
+        for order in shipped
+    ]
+    east = FulfillmentCenter.objects.get(code="EAST")
+    for rma in returns[:3]:
+        sku = rma.items.get().order_item.sku
+        return_request_receive(
+            return_request=rma,
+            lines=[ReceiptLineInput(sku=sku, quantity=1, disposition="restock", fulfillment_center=east)],
+        )
+    return_request_credit(return_request=returns[0])
 
     run = JobRun.objects.create(
         name="release_to_fulfillment",

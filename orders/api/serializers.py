@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from commerce.models import Currency, Product, ShipMode
+from commerce.models import Currency, Customer, Product, ShipMode
 from commerce.money import quantize_money
 from fulfillment.selectors import shipments_for_order
 from orders.models import Order
@@ -61,6 +61,7 @@ class PlaceOrderSerializer(serializers.Serializer):
     purchase_order_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
     currency = serializers.CharField(max_length=3, required=False)
     shipping_note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    coupon = serializers.CharField(max_length=32, required=False, allow_blank=True)
 
     def validate_currency(self, value: str) -> str:
         code = value.upper()
@@ -104,6 +105,22 @@ class PlaceOrderSerializer(serializers.Serializer):
         return AddressInput(**{**value, "country": value["country"].upper()})
 
 
+class CustomerNumberSerializer(serializers.Serializer):
+    """The customer a staff user places an order for, by customer number."""
+
+    customer = serializers.CharField(max_length=16)
+
+    def validate_customer(self, value: str):
+        customer = Customer.objects.select_related("user", "organization").filter(number=value.strip()).first()
+        if customer is None:
+            raise serializers.ValidationError(f"Unknown customer {value!r}.")
+        return customer
+
+
+class PlaceOrderOnBehalfSerializer(PlaceOrderSerializer):
+    customer = serializers.CharField(max_length=16, help_text="The customer number of the customer served.")
+
+
 class ItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     sku = serializers.CharField()
@@ -114,6 +131,11 @@ class ItemSerializer(serializers.Serializer):
     inventory_status = serializers.CharField()
     estimated_available_at = serializers.DateField(allow_null=True)
     trading_agreement = serializers.SerializerMethodField()
+    adjustment = serializers.SerializerMethodField()
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_adjustment(self, item) -> str:
+        return money(item.adjustment, item.order.currency)
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_unit_price(self, item) -> str:
@@ -163,6 +185,7 @@ class OrderSerializer(serializers.Serializer):
     ship_mode = serializers.CharField()
     purchase_order_number = serializers.CharField()
     totals = serializers.SerializerMethodField()
+    coupon = serializers.CharField(source="coupon_code")
     items = ItemSerializer(many=True)
     payment = serializers.SerializerMethodField()
     shipments = serializers.SerializerMethodField()

@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from orders import services
+from orders import payment_lifecycle, services
 from orders.api import views
 
 urlpatterns = [
@@ -10,7 +10,15 @@ urlpatterns = [
     path("orders/<key:number>/approve/", views.OrderApproveView.as_view(), name="order-approve"),
     path("orders/<key:number>/reject/", views.OrderRejectView.as_view(), name="order-reject"),
     path("approvals/", views.ApprovalListView.as_view(), name="approval-list"),
+    path("backoffice/orders/", views.BackofficeOrderCreateView.as_view(), name="backoffice-order-create"),
     path("backoffice/orders/<key:number>/", views.BackofficeOrderDetailView.as_view(), name="backoffice-order"),
+    path(
+        "backoffice/orders/<key:number>/fulfillment-failed/",
+        views.backoffice_action(
+            "orders.release_order", payment_lifecycle.order_fulfillment_failed, default_reason="Fulfillment failed"
+        ).as_view(),
+        name="backoffice-order-fulfillment-failed",
+    ),
     path(
         "backoffice/orders/<key:number>/approve/",
         views.backoffice_action(
@@ -43,3 +51,6 @@ urlpatterns = [
         name="backoffice-order-cancel",
     ),
 ]
+
+# Returns (RMA): their own routes beside the orders'.
+urlpatterns += [path("", include("orders.returns.api.urls"))]

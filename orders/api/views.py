@@ -9,8 +9,15 @@ from rest_framework.views import APIView
 
 from commerce.api.permissions import staff_with
 from commerce.errors import ValidationFailed
-from orders import selectors, services
-from orders.api.serializers import OrderSerializer, PlaceOrderSerializer, ReasonSerializer, RequiredReasonSerializer
+from orders import on_behalf, selectors, services
+from orders.api.serializers import (
+    CustomerNumberSerializer,
+    OrderSerializer,
+    PlaceOrderOnBehalfSerializer,
+    PlaceOrderSerializer,
+    ReasonSerializer,
+    RequiredReasonSerializer,
+)
 from orders.models import OrderStatus
 from payments.errors import PaymentDeclined
 
@@ -32,6 +39,36 @@ def _reason(request, *, required: bool = False) -> str:
     serializer = (RequiredReasonSerializer if required else ReasonSerializer)(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data["reason"]
+
+
+def _placement(request, *, customer, data) -> "services.PlacementInput":
+    """The placement input of a storefront body (validated), with the request's idempotency key."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationFailed(
+            f"Idempotency-Key: at most {IDEMPOTENCY_KEY_MAX} characters.",
+            details={"Idempotency-Key": ["Too long."]},
+        )
+    return services.PlacementInput(
+        customer=customer,
+        items=data["items"],
+        payment_method=data["payment"]["method"],
+        payment_token=data["payment"].get("token", ""),
+        shipping_address=data["shipping_address"],
+        ship_mode=data.get("ship_mode", ""),
+        purchase_order_number=data.get("purchase_order_number", ""),
+        currency=data.get("currency", ""),
+        shipping_note=data.get("shipping_note", ""),
+        coupon=data.get("coupon", ""),
+        idempotency_key=key,
+        fingerprint=services.request_fingerprint(request.data) if key else "",
+    )
+
+
+def _placed(order, created: bool) -> Response:
+    if not created and order.status == OrderStatus.CANCELLED and order.payments.filter(status="declined").exists():
+        raise PaymentDeclined("The payment was declined.", details={"order": order.number, "status": order.status})
+    return Response(_fresh(order), status=status.HTTP_201_CREATED)
 
 
 class OrderListCreateView(APIView):
@@ -59,32 +96,11 @@ class OrderListCreateView(APIView):
     )
     def post(self, request):
         customer = customer_of(request)
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > IDEMPOTENCY_KEY_MAX:
-            raise ValidationFailed(
-                f"Idempotency-Key: at most {IDEMPOTENCY_KEY_MAX} characters.",
-                details={"Idempotency-Key": ["Too long."]},
-            )
         serializer = PlaceOrderSerializer(data=request.data, context={"customer": customer})
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        placement = services.PlacementInput(
-            customer=customer,
-            items=data["items"],
-            payment_method=data["payment"]["method"],
-            payment_token=data["payment"].get("token", ""),
-            shipping_address=data["shipping_address"],
-            ship_mode=data.get("ship_mode", ""),
-            purchase_order_number=data.get("purchase_order_number", ""),
-            currency=data.get("currency", ""),
-            shipping_note=data.get("shipping_note", ""),
-            idempotency_key=key,
-            fingerprint=services.request_fingerprint(request.data) if key else "",
-        )
+        placement = _placement(request, customer=customer, data=serializer.validated_data)
         order, created = services.order_place(data=placement, acting_user=request.user)
-        if not created and order.status == OrderStatus.CANCELLED and order.payments.filter(status="declined").exists():
-            raise PaymentDeclined("The payment was declined.", details={"order": order.number, "status": order.status})
-        return Response(_fresh(order), status=status.HTTP_201_CREATED)
+        return _placed(order, created)
 
 
 class OrderDetailView(APIView):
@@ -155,3 +171,24 @@ class BackofficeOrderDetailView(APIView):
     @extend_schema(responses=OrderSerializer)
     def get(self, request, number: str):
         return Response(OrderSerializer(selectors.order_by_number(number=number)).data)
+
+
+class BackofficeOrderCreateView(APIView):
+    """Staff place an order on behalf of a customer: the storefront body plus ``customer``."""
+
+    permission_classes = [staff_with("orders.add_order")]
+
+    @extend_schema(
+        request=PlaceOrderOnBehalfSerializer,
+        responses={201: OrderSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+    )
+    def post(self, request):
+        customer_field = CustomerNumberSerializer(data=request.data)
+        customer_field.is_valid(raise_exception=True)
+        customer = customer_field.validated_data["customer"]
+        serializer = PlaceOrderOnBehalfSerializer(data=request.data, context={"customer": customer})
+        serializer.is_valid(raise_exception=True)
+        placement = _placement(request, customer=customer, data=serializer.validated_data)
+        order, created = on_behalf.order_place_on_behalf(data=placement, acting_user=request.user)
+        return _placed(order, created)

@@ -6,6 +6,7 @@ from django.utils import timezone
 from commerce.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from commerce.notifications import notify
 from fulfillment import allocation
+from orders import payment_lifecycle
 from orders.models import Order
 from orders.services.common import S, _items, _locked, _save_inventory, _transition
 from orders.services.placement import _authorize_and_apply, order_apply_payment_decision
@@ -75,6 +76,10 @@ def _require_status(order: Order, status: str, action: str) -> None:
 def order_approve_payment(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Accept a payment held for review (A → B or C)."""
     order = Order.objects.select_related("store", "currency").get(pk=order.pk)
+    if payment_lifecycle.order_payment_in_review_after_release(order=order):
+        return payment_lifecycle.order_approve_payment_after_release(
+            order=order, acting_user=acting_user, reason=reason
+        )
     _require_status(order, S.PAYMENT_REVIEW, "approve its payment")
     payment = payment_current(order=order)
     payments.payment_approve_review(payment=payment, acting_user=acting_user, reason=reason)
@@ -86,6 +91,10 @@ def order_approve_payment(*, order: Order, acting_user=None, reason: str = "") -
 def order_decline_payment(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Decline a payment held for review: the order is cancelled (A → X)."""
     order = Order.objects.select_related("store", "currency").get(pk=order.pk)
+    if payment_lifecycle.order_payment_in_review_after_release(order=order):
+        return payment_lifecycle.order_decline_payment_after_release(
+            order=order, acting_user=acting_user, reason=reason
+        )
     _require_status(order, S.PAYMENT_REVIEW, "decline its payment")
     payment = payment_current(order=order)
     payments.payment_decline_review(payment=payment, acting_user=acting_user, reason=reason or "Declined")

@@ -41,6 +41,8 @@ class PlacementInput:
     currency: str = ""
     store: Store | None = None
     shipping_note: str = ""
+    coupon: str = ""
+    placed_by: object = None  # the staff user placing the order on the customer's behalf
     idempotency_key: str = ""
     fingerprint: str = field(default="", compare=False)
 

@@ -27,10 +27,15 @@ from orders.services.common import (
 )
 from orders.services.placement import order_apply_payment_decision
 from payments import services as payments
+from payments.authorization_check import payment_check_authorization
 from payments.errors import PaymentError
+from payments.models import PaymentStatus
 from payments.policies import PaymentDecision as Decision
 from payments.selectors import payment_current
 from spending_limits import services as limits
+
+# Job steps: one order each, its own transactions, safe on several workers at once. Each returns the
+# outcome the job engine counts; the engine records any exception as that order's failure.
 
 
 def _job_outcome():
@@ -64,9 +69,8 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         )
         return outcome.SUCCEEDED
     payment = payment_current(order=order)
-    decision = (
-        payments.payment_check_order_status(payment=payment, amount=order.grand_total) if payment else Decision.NO
-    )
+    check = payment_check_authorization if order.payment_check_due else payments.payment_check_order_status
+    decision = check(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
         return outcome.SKIPPED
     if decision == Decision.NO:
@@ -79,19 +83,14 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         )
         return outcome.SUCCEEDED
     if decision == Decision.REVIEW:
-        if order.status == S.BACKORDERED:
-            order_apply_payment_decision(
-                order_id=order.pk, decision=decision, acting_user=acting_user, actor_name=actor_name
-            )
-        else:
-            order_event_record(
-                order=order,
-                kind=OrderEvent.Kind.PAYMENT,
-                acting_user=acting_user,
-                actor_name=actor_name,
-                message="Reauthorization needs review; release waits for it",
-            )
-            notify("payment_review", order_id=order.pk)
+        # B or C → A: the order waits in the payment review queue, not in this job (DESIGN section 16).
+        order_apply_payment_decision(
+            order_id=order.pk,
+            decision=decision,
+            acting_user=acting_user,
+            actor_name=actor_name,
+            reason="Reauthorization needs review",
+        )
         return outcome.SKIPPED
     with transaction.atomic():
         order = _locked(order_id, skip_locked=True)
@@ -105,6 +104,7 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         if order.status in (S.AUTHORIZED, S.BACKORDERED) and ready:
             releases = releases_create(order=order, items=ready, acting_user=acting_user, actor_name=actor_name)
             numbers = [release.number for release in releases]
+            order.payment_check_due = False
             if can_proceed(order.release):
                 _transition(
                     order, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers}
@@ -176,7 +176,8 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             message="Every item is now allocated from stock",
         )
     payment = payment_current(order=order)
-    decision = payments.payment_reauthorize(payment=payment, amount=order.grand_total) if payment else Decision.NO
+    # Check first: a still-valid authorization for the same amount is kept (DESIGN section 16).
+    decision = payment_check_authorization(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
         return outcome.SKIPPED
     order_apply_payment_decision(order_id=order.pk, decision=decision, actor_name=actor_name, reason="Backorder filled")
@@ -203,7 +204,7 @@ def order_reauthorize_payment(*, order_id: int, actor_name: str = "reauthorize_p
         return outcome.SUCCEEDED
     if decision == Decision.WORKING:
         return outcome.SKIPPED
-    if order.status == S.BACKORDERED or (decision == Decision.NO and can_proceed(order.cancel)):
+    if order.status in (S.BACKORDERED, S.AUTHORIZED) or (decision == Decision.NO and can_proceed(order.cancel)):
         why = "declined" if decision == Decision.NO else "needs review"
         order_apply_payment_decision(
             order_id=order.pk, decision=decision, actor_name=actor_name, reason=f"Reauthorization {why}"
@@ -228,12 +229,20 @@ def order_deposit(*, order_id: int, actor_name: str = "balance_payment"):
     payment = payment_current(order=order)
     if payment is None:
         raise PaymentError(f"Order {order.number} has no payment to capture.")
-    payment = payments.payment_capture(
-        payment=payment, amount=order.grand_total, idempotency_key=f"deposit-{order.number}"
-    )
-    if payment.captured_amount < order.grand_total:
+    if payment.status == PaymentStatus.REVIEW or order.payment_review_declined_at is not None:
+        # Waiting for staff in the payment review queue, or declined there and in the exceptions queue.
+        return outcome.SKIPPED
+    # Returns credited before the deposit make it smaller (DESIGN section 17).
+    to_deposit = payments.payment_amount_to_deposit(payment=payment, order_amount=order.grand_total)
+    if to_deposit > 0:
+        payment = payments.payment_capture(
+            payment=payment, amount=to_deposit, idempotency_key=f"deposit-{order.number}"
+        )
+    elif payment.status in ("authorized", "review"):
+        payment = payments.payment_void(payment=payment)
+    if payment.captured_amount < to_deposit:
         raise PaymentError(
-            f"Captured {payment.captured_amount} of {order.grand_total} {order.currency_id} for {order.number}."
+            f"Captured {payment.captured_amount} of {to_deposit} {order.currency_id} for {order.number}."
         )
     with transaction.atomic():
         order = _locked(order_id, skip_locked=True)

@@ -14,6 +14,7 @@ from commerce.notifications import notify
 from fulfillment import allocation
 from orders.events import actor_fields, order_events_record_bulk
 from orders.models import Order, OrderEvent, OrderItem
+from orders.promotions import promotion_apply
 from orders.services.cancellation import _cancel_locked, _cancel_payment
 from orders.services.common import S, _cache_items, _inventory_target, _items, _locked, _save_inventory, _transition
 from orders.services.inputs import PlacementInput
@@ -42,6 +43,7 @@ def _build_order(data: PlacementInput, store: Store) -> tuple[Order, list[OrderI
         ship_mode=data.ship_mode or store.default_ship_mode,
         purchase_order_number=data.purchase_order_number,
         shipping_note=data.shipping_note,
+        placed_by=data.placed_by,
         idempotency_key=data.idempotency_key,
         request_fingerprint=data.fingerprint,
     )
@@ -64,6 +66,7 @@ def _build_order(data: PlacementInput, store: Store) -> tuple[Order, list[OrderI
             )
         )
     apply_totals(order=order, items=items)
+    promotion_apply(order=order, items=items, coupon=data.coupon)
     return order, items
 
 
@@ -186,8 +189,8 @@ def _submit(
             OrderEvent(
                 order=order,
                 kind=OrderEvent.Kind.NOTE,
-                message="Order created",
-                extra={"items": len(items), "grand_total": str(order.grand_total)},
+                message=_created_message(order),
+                extra={"items": len(items), "grand_total": str(order.grand_total), **_placement_extra(order)},
                 **actor_fields(acting_user),
             )
         )
@@ -214,6 +217,22 @@ def _submit(
         notify("approval_requested", order_id=order.pk)
         notify("order_received", order_id=order.pk)
     return payment
+
+
+def _created_message(order: Order) -> str:
+    if order.placed_by_id:
+        return f"Order created by {order.placed_by.get_username()} for customer {order.customer.number}"
+    return "Order created"
+
+
+def _placement_extra(order: Order) -> dict:
+    """What the creation event keeps besides the actor: the customer served, the promotion given."""
+    extra = {}
+    if order.placed_by_id:
+        extra.update(customer=order.customer.number, on_behalf_of_customer=True)
+    if order.promotion_id:
+        extra.update(promotion=order.promotion.pk, coupon=order.coupon_code, adjustment=str(order.adjustment_total))
+    return extra
 
 
 def order_submit(*, order: Order, payment_method: str, payment_token: str = "", acting_user=None) -> Order:
@@ -260,6 +279,8 @@ def order_apply_payment_decision(
     with transaction.atomic():
         order = _locked(order_id)
         waiting = (S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.PAYMENT_REVIEW, S.BACKORDERED)
+        if decision == Decision.REVIEW:
+            waiting += (S.AUTHORIZED,)  # a reauthorization of an unreleased order held for review: C → A
         if decision == Decision.NO and not can_proceed(order.cancel):
             return order
         if decision != Decision.NO and order.status not in waiting:

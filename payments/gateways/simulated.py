@@ -14,6 +14,12 @@ token           outcome
 anything else   declined as an unknown test token
 =============== ==========================================================================
 
+``status`` of an authorization answers what the gateway holds now: ``success`` with the approved
+amount and expiry while it is valid, ``declined`` with "The authorization expired." once its expiry
+has passed, "The authorization was voided." after a void, and ``pending`` until an asynchronous one
+is decided (the poll decides it). Tests drive it by moving the authorization's ``expires_at``,
+``state`` or ``approved_amount``.
+
 Its state lives in its own tables (``SimulatedAuthorization``, ``SimulatedGatewayRecord``), written
 in a transaction of its own per call, so a retry with the same key gets the first answer even after
 a restart, a second capture with the same key captures nothing more, and a call made inside the
@@ -60,6 +66,7 @@ STATE_OUTCOMES = {
     A.VOIDED: Outcome.DECLINED,
 }
 STATE_ERRORS = {A.DECLINED: "Declined by the issuer.", A.VOIDED: "The authorization was voided."}
+EXPIRED_ERROR = "The authorization expired."
 
 
 def _new_reference() -> str:
@@ -153,6 +160,12 @@ class SimulatedGateway(Gateway):
                 authorization.approved_amount = authorization.amount
                 authorization.expires_at = timezone.now() + AUTHORIZATION_VALID_FOR
                 authorization.save(update_fields=["state", "approved_amount", "expires_at"])
+            if (
+                authorization.state == A.APPROVED
+                and authorization.expires_at
+                and authorization.expires_at <= timezone.now()
+            ):
+                return _answer(_declined(EXPIRED_ERROR, reference))
             return _answer(self._authorization_result(authorization))
 
     # Carrying out each operation once per idempotency key.

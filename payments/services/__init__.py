@@ -50,3 +50,18 @@ __all__ = [
     "payment_sync",
     "payment_void",
 ]
+
+# Credits of returns (payments.refunds) are services of this app too. They build on the modules above,
+# and importing payments.refunds loads this package first, so they are loaded on first use: a cycle
+# between this package and payments.refunds otherwise.
+RETURN_CREDIT_SERVICES = frozenset(
+    {"payment_amount_to_deposit", "payment_reduce_deposit", "payment_refund_partial", "payment_refunded_for_key"}
+)
+
+
+def __getattr__(name: str):
+    if name in RETURN_CREDIT_SERVICES:
+        from payments import refunds
+
+        return getattr(refunds, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

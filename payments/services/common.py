@@ -100,7 +100,8 @@ def _capturable(payment: Payment, wanted: Decimal | None) -> Decimal:
             f"Payment {payment.pk}'s authorization expired; reauthorize it before capturing.",
             details={"expires_at": payment.expires_at.isoformat()},
         )
-    available = payment.approved_amount - payment.captured_amount
+    # Returns credited before the deposit lower what may be captured (payments.refunds).
+    available = payment.approved_amount - payment.captured_amount - payment.deposit_reduction
     if wanted is None:
         return available
     if wanted <= 0:

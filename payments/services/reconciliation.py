@@ -108,6 +108,7 @@ def payment_reauthorize(*, payment: Payment, amount: Decimal | None = None) -> P
             currency=locked.currency,
             replaces=locked,
             is_current=True,
+            deposit_reduction=min(locked.deposit_reduction, wanted),
         )
         _event(
             replacement, f"Payment {replacement.pk} reauthorizes {_fmt(wanted, replacement)} for payment {locked.pk}."

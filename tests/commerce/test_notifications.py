@@ -21,8 +21,9 @@ from tests.factories.commerce import (
 from tests.factories.orders import OrderFactory, OrderItemFactory, recompute_totals
 
 S = OrderStatus
-# Written by the fulfillment app with its shipment context.
-OTHER_TEAMS_KINDS = {"order_shipped"}
+# Written by the fulfillment app with its shipment context, and by returns with theirs
+# (tests/orders/returns/test_emails.py).
+OTHER_TEAMS_KINDS = {"order_shipped"} | {kind for kind in NOTIFICATIONS if kind.startswith("return_")}
 KINDS = sorted(set(NOTIFICATIONS) - OTHER_TEAMS_KINDS)
 
 # What each kind's caller passes, and a sentence the e-mail must then carry.
@@ -43,6 +44,7 @@ CONTEXTS = {
     ),
     "approval_requested": ({}, "asks an approver's OK for orders above 5000.00 USD"),
     "job_failures": (None, "could not process 1 order"),
+    "payment_declined_after_release": ({"reason": "Card reported stolen"}, "was declined: Card reported stolen"),
 }
 
 

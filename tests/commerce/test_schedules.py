@@ -25,6 +25,7 @@ JOB_NAMES = [
     "reauthorize_payments",
     "balance_payment",
     "payment_cleanup",
+    "return_credit_and_close",
 ]
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +52,7 @@ def snapshot() -> list[tuple]:
     )
 
 
-def test_running_it_twice_gives_the_same_seven_schedules():
+def test_running_it_twice_gives_the_same_schedule_per_job():
     first_output = setup_schedules()
     first = snapshot()
 
@@ -59,8 +60,8 @@ def test_running_it_twice_gives_the_same_seven_schedules():
 
     assert snapshot() == first
     assert sorted(name for _, name, *_ in first) == sorted(JOB_NAMES)
-    assert "Schedules: changed 7, unchanged 0." in first_output
-    assert second_output == "Schedules: changed 0, unchanged 7.\n"
+    assert "Schedules: changed 8, unchanged 0." in first_output
+    assert second_output == "Schedules: changed 0, unchanged 8.\n"
 
 
 def test_each_schedule_runs_its_job_at_the_default_interval():
@@ -75,6 +76,7 @@ def test_each_schedule_runs_its_job_at_the_default_interval():
         "reauthorize_payments": 60,
         "balance_payment": 1440,
         "payment_cleanup": 1440,
+        "return_credit_and_close": 60,
     }
     for name, row in rows.items():
         assert (row.func, row.schedule_type, row.repeats) == (JOB_FUNC, Schedule.MINUTES, -1)
@@ -101,7 +103,7 @@ def test_dry_run_prints_what_would_change_and_changes_nothing():
 
     assert Schedule.objects.count() == 0
     assert "would create release_to_fulfillment: every 10m" in output
-    assert "Schedules: would change 7, unchanged 0." in output
+    assert "Schedules: would change 8, unchanged 0." in output
 
 
 def test_duplicates_of_a_name_are_merged_into_one():
@@ -119,7 +121,7 @@ def test_duplicates_of_a_name_are_merged_into_one():
 
     assert list(Schedule.objects.filter(name="release_to_fulfillment").values_list("pk", flat=True)) == [keep.pk]
     assert "removed 1 duplicate(s)" in output
-    assert Schedule.objects.count() == 7
+    assert Schedule.objects.count() == len(JOB_NAMES)
 
 
 def test_the_setting_overrides_intervals(settings):
@@ -169,7 +171,7 @@ def test_a_store_gets_its_own_schedule_and_leaves_the_main_one(settings):
         {"stores": ["eu"]},
         5,
     )
-    assert Schedule.objects.count() == 8
+    assert Schedule.objects.count() == len(JOB_NAMES) + 1
 
 
 def test_a_store_schedule_no_longer_configured_is_removed(settings):

@@ -76,3 +76,17 @@ def test_demo_orders_are_placed_once_and_leave_the_contract_stock_alone():
     assert out.getvalue().count("Placed demo order") == 5
     for sku in ("DEMO-TSHIRT", "DEMO-MUG", "DEMO-POSTER", "DEMO-LAPTOP"):
         assert not Stock.objects.filter(product__sku=sku, allocated__gt=0).exists()
+
+
+def test_seed_demo_adds_acmes_credit_line_and_the_demo10_coupon():
+    from orders.models import Promotion
+
+    seed()
+    seed()
+
+    acme = Organization.objects.get(name="ACME")
+    assert (acme.credit_limit, acme.credit_currency_id, acme.credit_hold) == (Decimal("50000.00"), "USD", False)
+    promotion = Promotion.objects.get(code="DEMO10")
+    assert (promotion.store.name, promotion.kind, promotion.value) == ("Demo Store", "percent", Decimal("10"))
+    assert promotion.minimum_amount == Decimal("50.00")
+    assert promotion.active and promotion.valid_from is None and promotion.valid_until is None

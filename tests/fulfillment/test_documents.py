@@ -254,3 +254,21 @@ def test_rendering_a_ready_document_again_keeps_its_file(east, products, store):
     second = rendered(batch, "pick_ticket")
 
     assert (second.file.name, second.rendered_at) == (first.file.name, first.rendered_at)
+
+
+def test_packing_slip_shows_the_promotion_of_the_order(as_user):
+    from fulfillment.models import FulfillmentCenter
+    from orders import services
+    from orders.models import Order
+    from tests.orders.conftest import place
+
+    number = place(as_user("alice"), ("DEMO-HOODIE", 3), coupon="DEMO10").json()["number"]
+    order = Order.objects.get(number=number)
+    services.order_release(order_id=order.pk)
+    batch = pick_batch_create(fulfillment_center=FulfillmentCenter.objects.get(code="EAST"), actor_name="test")
+
+    (page,) = text_of(rendered(batch, Document.Kind.PACKING_SLIPS))
+
+    assert "PROMOTION" in page  # the label's style writes it in capitals
+    assert "coupon DEMO10" in page
+    assert "-13.50 USD off the order total" in page

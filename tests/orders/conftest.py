@@ -1,11 +1,6 @@
-from io import StringIO
-
-import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 
 from fulfillment.models import Stock
-from tests.conftest import client_for
 
 ADDRESS = {
     "name": "Alice Example",
@@ -17,19 +12,8 @@ ADDRESS = {
 }
 
 
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", stdout=StringIO())
-
-
 def user(username: str):
     return get_user_model().objects.get(username=username)
-
-
-@pytest.fixture
-def as_user(demo):
-    """An API client logged in as a demo user: ``as_user("alice")``."""
-    return lambda username: client_for(user(username))
 
 
 def order_body(*items, token="tok_approve", method="card", **extra):

@@ -1,4 +1,4 @@
-"""The seven job commands of DESIGN section 9: contract names, what each selects, how they run."""
+"""The job commands of DESIGN section 9: contract names, what each selects, how they run."""
 
 from datetime import timedelta
 from io import StringIO
@@ -26,6 +26,7 @@ CONTRACT_NAMES = [
     "reauthorize_payments",
     "balance_payment",
     "payment_cleanup",
+    "return_credit_and_close",
 ]
 
 pytestmark = pytest.mark.django_db

@@ -22,6 +22,8 @@ ALLOWED = {
     ("R", "S"),
     ("S", "D"),
     ("P", "X"), ("W", "X"), ("N", "X"), ("B", "X"), ("C", "X"),
+    # DESIGN section 16: a reauthorization in review (C → A), a remote fulfillment failure (R → C).
+    ("C", "A"), ("R", "C"),
 }  # fmt: skip
 
 TRANSITION_METHODS = [
@@ -35,6 +37,7 @@ TRANSITION_METHODS = [
     "ship",
     "deposit",
     "cancel",
+    "return_from_fulfillment",
 ]
 
 
@@ -61,6 +64,8 @@ def test_transition_table(source, target):
 def test_allowed_transition_changes_status(source, target):
     order = OrderFactory(status=source)
     item_status = {"R": "R", "S": "S"}.get(target, source)
+    if (source, target) == ("R", "C"):
+        item_status = "C"  # the service takes the items back from fulfillment first
     OrderItemFactory(order=order, status=item_status)
     method = next(n for n in methods_reaching(target) if can_proceed(getattr(order, n)))
 

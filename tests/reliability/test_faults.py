@@ -212,7 +212,8 @@ def test_backorder_waits_for_goods_and_is_filled_once_they_arrive(shop):
     assert order.status == S.AUTHORIZED
     assert order.items.get().inventory_status == InventoryStatus.ALLOCATED
     assert not Allocation.objects.filter(kind=Allocation.Kind.EXPECTED).exists()
-    assert [p.status for p in order.payments.order_by("pk")] == [P.VOIDED, P.AUTHORIZED]  # reauthorized in full
+    # The authorization still holds the full amount: kept, not replaced (DESIGN section 16).
+    assert [p.status for p in order.payments.order_by("pk")] == [P.AUTHORIZED]
     assert job_run(spec=RELEASE_TO_FULFILLMENT).succeeded == 1
     assert_consistent()
 

@@ -195,3 +195,37 @@ def test_a_call_inside_a_transaction_is_refused_as_a_bug(gateway):
         authorize(gateway)
 
     assert not SimulatedGatewayRecord.objects.exists()
+
+
+def test_status_reports_a_valid_authorization_with_its_amount_and_expiry(gateway):
+    reference = authorize(gateway).reference
+
+    result = gateway.status(reference=reference, idempotency_key="status-1")
+
+    authorization = SimulatedAuthorization.objects.get(reference=reference)
+    assert (result.outcome, result.amount, result.expires_at) == (Outcome.SUCCESS, AMOUNT, authorization.expires_at)
+
+
+def test_status_reports_an_authorization_past_its_expiry_as_expired(gateway):
+    reference = authorize(gateway, "tok_expiring").reference
+    SimulatedAuthorization.objects.filter(reference=reference).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    result = gateway.status(reference=reference, idempotency_key="status-1")
+
+    assert (result.outcome, result.error) == (Outcome.DECLINED, "The authorization expired.")
+
+
+def test_status_reports_a_voided_authorization(gateway):
+    reference = authorize(gateway).reference
+    gateway.void(reference=reference, idempotency_key="void-1")
+
+    result = gateway.status(reference=reference, idempotency_key="status-1")
+
+    assert (result.outcome, result.error) == (Outcome.DECLINED, "The authorization was voided.")
+
+
+def test_status_reports_the_amount_the_gateway_holds(gateway):
+    reference = authorize(gateway).reference
+    SimulatedAuthorization.objects.filter(reference=reference).update(approved_amount=Decimal("40.00"))
+
+    assert gateway.status(reference=reference, idempotency_key="status-1").amount == Decimal("40.00")

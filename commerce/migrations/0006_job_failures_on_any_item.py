@@ -32,7 +32,7 @@ def point_back_at_orders(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("commerce", "0003_job_runs"),
+        ("commerce", "0005_credit_line_and_promotion_flag"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
