@@ -1,11 +1,12 @@
 """Run every benchmark, one after the other, and print one markdown table of the results.
 
-    DATABASE_URL=postgres://USER@HOST:5432/NAME bench/run [--only NAME ...] [--job-seconds 120]
+    DATABASE_URL=postgres://USER@HOST:5432/NAME bench/run [--only NAME ...] [--job-seconds 120] [--soak-seconds 180]
 
 Each benchmark runs in its own process with its own throw-away database (see bench/common.py); its
 progress goes to the terminal as it runs. The jobs benchmark runs each job fully over 1,000 orders and,
 over 10,000, for about ``--job-seconds`` (default 120), so that the whole run stays within about a
 quarter of an hour on two cores; run ``bench/bench_jobs.py`` alone for complete 10,000-order runs.
+The soak runs its mixed storefront load for ``--soak-seconds`` (default 180).
 """
 
 import argparse
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, Row, markdown, server_url, verdict
 
-BENCHMARKS = ("submit", "api", "jobs", "documents")
+BENCHMARKS = ("submit", "api", "jobs", "documents", "soak")
 DOCUMENT_TARGET_SECONDS = 2.0
 
 
@@ -67,6 +68,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
     parser.add_argument("--job-seconds", type=float, default=120, help="time per job run over 10,000 orders")
+    parser.add_argument("--soak-seconds", type=float, default=180, help="how long the soak's clients run")
     options = parser.parse_args()
     server_url()
     os.chdir(ROOT)
@@ -81,6 +83,8 @@ def main() -> int:
             rows += run_json_benchmark("bench_api.py")
         elif name == "jobs":
             rows += run_json_benchmark("bench_jobs.py", "--max-seconds", str(options.job_seconds))
+        elif name == "soak":
+            rows += run_json_benchmark("bench_soak.py", "--seconds", str(options.soak_seconds))
         else:
             rows += run_documents()
         print(f"({name} took {time.perf_counter() - begun:.0f} s)", flush=True)

@@ -1,8 +1,11 @@
 """Promising inventory to order items: stock by center priority, then expected receipts.
 
-Every function here runs inside the caller's transaction, which holds the order row. Stock rows are
-locked first, in pk order, by one statement; expected receipt lines after them, also by pk. Receiving
-goods locks in the same order, so allocations and receipts never deadlock.
+Every function here runs inside the caller's transaction, which holds the order row (and before it any
+spending-limit holder). Stock rows are locked next, in pk order, by one statement covering every stock
+row of the items' products at every center; expected receipt lines after them, also by pk and by one
+statement. Receiving goods and shipping lock in the same order (docs/locking.md), so they never deadlock
+with each other or with placing and cancelling. Allocation rows are only read after those locks: each is
+changed only by a transaction holding the stock row or receipt line it draws on.
 """
 
 from collections import defaultdict
@@ -10,10 +13,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 
 from commerce.errors import InsufficientInventory
-from fulfillment.models import Allocation, ExpectedReceiptLine, Stock
+from fulfillment.models import Allocation, ExpectedReceipt, ExpectedReceiptLine, Stock
 from orders.models import InventoryStatus
 
 
@@ -47,30 +50,65 @@ class AllocationPlan:
         self.written = True
 
 
-def _lock_stock(product_ids: Iterable[int]) -> dict[int, list[Stock]]:
-    """Lock the active centers' stock rows of these products; per product, by center priority."""
-    rows = list(
-        Stock.objects.select_for_update(of=("self",))
-        .filter(product_id__in=set(product_ids), fulfillment_center__active=True)
+def _stock_rows(product_ids: Iterable[int]) -> list[Stock]:
+    """Lock every stock row of these products, at every center, by pk in one statement.
+
+    The same rows whether the caller allocates (active centers only) or gives back (any center), so a
+    transaction doing both takes no row in a second statement.
+    """
+    return list(
+        Stock.objects.select_for_update(of=("self",), no_key=True)
+        .filter(product_id__in=set(product_ids))
         .select_related("fulfillment_center")
         .order_by("pk")
     )
+
+
+def _line_rows(product_ids: Iterable[int]) -> list[ExpectedReceiptLine]:
+    """Lock the receipt lines of these products still to receive or promised, by pk in one statement."""
+    return list(
+        ExpectedReceiptLine.objects.select_for_update(of=("self",), no_key=True)
+        .filter(Q(quantity_received__lt=F("quantity_ordered")) | Q(quantity_allocated__gt=0))
+        .filter(product_id__in=set(product_ids))
+        .select_related("receipt__fulfillment_center")
+        .order_by("pk")
+    )
+
+
+def _is_open(line: ExpectedReceiptLine) -> bool:
+    """``ExpectedReceiptLine.objects.open()`` for a loaded line."""
+    receipt = line.receipt
+    return (
+        receipt.status == ExpectedReceipt.Status.OPEN and receipt.fulfillment_center.active and line.open_quantity > 0
+    )
+
+
+def inventory_lock(*, items: Sequence, lines: bool = True) -> None:
+    """Lock, ahead of any change, the stock rows and (with ``lines``) receipt lines these items can touch.
+
+    For a transaction that both gives promises back and takes stock (filling a backorder): every later
+    lock statement of the transaction then only meets rows it already holds.
+    """
+    product_ids = {item.product_id for item in items}
+    if product_ids:
+        _stock_rows(product_ids)
+        if lines:
+            _line_rows(product_ids)
+
+
+def _lock_stock(product_ids: Iterable[int]) -> dict[int, list[Stock]]:
+    """Lock the stock rows of these products; per product, the active centers' rows by center priority."""
     by_product: dict[int, list[Stock]] = defaultdict(list)
-    for row in rows:
-        by_product[row.product_id].append(row)
+    for row in _stock_rows(product_ids):
+        if row.fulfillment_center.active:
+            by_product[row.product_id].append(row)
     for stocks in by_product.values():
         stocks.sort(key=lambda s: (s.fulfillment_center.priority, s.fulfillment_center.code))
     return by_product
 
 
 def _lock_receipt_lines(product_ids: Iterable[int]) -> dict[int, list[ExpectedReceiptLine]]:
-    rows = list(
-        ExpectedReceiptLine.objects.select_for_update(of=("self",))
-        .open()
-        .filter(product_id__in=set(product_ids))
-        .select_related("receipt")
-        .order_by("pk")
-    )
+    rows = [line for line in _line_rows(product_ids) if _is_open(line)]
     by_product: dict[int, list[ExpectedReceiptLine]] = defaultdict(list)
     for row in rows:
         by_product[row.product_id].append(row)
@@ -190,8 +228,14 @@ def allocate_items(
     return plan
 
 
-def deallocate(*, allocations: Sequence[Allocation]) -> int:
-    """Give the stock and the receipt promises of these allocation rows back, and delete them."""
+def _give_back(
+    *, allocations: Sequence[Allocation], stocks: list[Stock] | None, lines: list[ExpectedReceiptLine] | None
+) -> int:
+    """Give the stock and receipt promises of these allocation rows back, and delete them.
+
+    ``stocks`` and ``lines`` are the rows the caller locked already; ``None`` locks them here (stock
+    rows, then lines, each by pk in one statement).
+    """
     if not allocations:
         return 0
     stock_keys = defaultdict(int)
@@ -203,7 +247,8 @@ def deallocate(*, allocations: Sequence[Allocation]) -> int:
             line_quantities[allocation.receipt_line_id] += allocation.quantity
     if stock_keys:
         product_ids = {product for _, product in stock_keys}
-        stocks = list(Stock.objects.select_for_update().filter(product_id__in=product_ids).order_by("pk"))
+        if stocks is None or not product_ids <= {stock.product_id for stock in stocks}:
+            stocks = _stock_rows(product_ids)
         changed = []
         for stock in stocks:
             quantity = stock_keys.get((stock.fulfillment_center_id, stock.product_id))
@@ -212,17 +257,42 @@ def deallocate(*, allocations: Sequence[Allocation]) -> int:
                 changed.append(stock)
         Stock.objects.bulk_update(changed, ["allocated"])
     if line_quantities:
-        lines = list(ExpectedReceiptLine.objects.select_for_update().filter(pk__in=line_quantities).order_by("pk"))
-        for line in lines:
+        held = {line.pk: line for line in lines or []}
+        if not set(line_quantities) <= set(held):
+            held = {
+                line.pk: line
+                for line in ExpectedReceiptLine.objects.select_for_update(of=("self",), no_key=True)
+                .filter(pk__in=line_quantities)
+                .order_by("pk")
+            }
+        changed_lines = [held[pk] for pk in sorted(line_quantities)]
+        for line in changed_lines:
             line.quantity_allocated -= line_quantities[line.pk]
-        ExpectedReceiptLine.objects.bulk_update(lines, ["quantity_allocated"])
+        ExpectedReceiptLine.objects.bulk_update(changed_lines, ["quantity_allocated"])
     return Allocation.objects.filter(pk__in=[a.pk for a in allocations]).delete()[0]
 
 
+def deallocate(*, allocations: Sequence[Allocation]) -> int:
+    """Give the stock and the receipt promises of these allocation rows back, and delete them."""
+    return _give_back(allocations=allocations, stocks=None, lines=None)
+
+
 def deallocate_items(*, items: Sequence) -> int:
-    """Release every allocation of these items and mark them not allocated."""
+    """Release every allocation of these items and mark them not allocated.
+
+    The stock rows of the items' products are locked first (and, when an item is backordered, their
+    receipt lines), then the allocations are read: a receipt that turned a promise into stock meanwhile
+    is seen, and the units go back where they now are.
+    """
+    if not items:
+        return 0
+    held = (InventoryStatus.ALLOCATED, InventoryStatus.BACKORDERED)
+    holding = [item for item in items if item.inventory_status in held]
+    stocks = _stock_rows({item.product_id for item in holding}) if holding else []
+    backordered = [item for item in items if item.inventory_status == InventoryStatus.BACKORDERED]
+    lines = _line_rows({item.product_id for item in backordered}) if backordered else []
     allocations = list(Allocation.objects.filter(order_item__in=items).select_related("order_item").order_by("pk"))
-    released = deallocate(allocations=allocations)
+    released = _give_back(allocations=allocations, stocks=stocks, lines=lines)
     for item in items:
         if item.inventory_status in (InventoryStatus.ALLOCATED, InventoryStatus.BACKORDERED):
             item.mark_unallocated()

@@ -1,10 +1,10 @@
 """Pick batches: ready releases of one center, oldest first, picked in one walk."""
 
 from django.conf import settings
-from django.db import transaction
 
 from commerce.errors import NothingToPick
 from commerce.reports import Note
+from commerce.retry import atomic_with_retry
 from fulfillment.documents import documents_prepare
 from fulfillment.models import FulfillmentCenter, PickBatch, Release
 from fulfillment.signals import order_noted
@@ -17,7 +17,9 @@ def pick_batch_create(*, fulfillment_center: FulfillmentCenter, acting_user=None
     never batch the same release and neither blocks the other. A batch holds one store's releases,
     since its packing slips carry that store's name and settings.
     """
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def create() -> PickBatch:
         ready = (
             Release.objects.select_for_update(skip_locked=True, of=("self",))
             .ready()
@@ -56,4 +58,6 @@ def pick_batch_create(*, fulfillment_center: FulfillmentCenter, acting_user=None
             actor_name=actor_name,
         )
         documents_prepare(batch=batch, background=len(releases) > settings.PICK_BATCH_SYNC_RENDER_LIMIT)
-    return batch
+        return batch
+
+    return create()

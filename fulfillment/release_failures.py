@@ -17,7 +17,9 @@ OPEN = (Release.Status.READY, Release.Status.BATCHED)
 def releases_cancel_for_order(*, order: Order) -> list[Release]:
     """Cancel the order's open releases; run under the order's row lock (the caller's transaction)."""
     with transaction.atomic():
-        releases = list(Release.objects.select_for_update().filter(order=order, status__in=OPEN).order_by("pk"))
+        releases = list(
+            Release.objects.select_for_update(no_key=True).filter(order=order, status__in=OPEN).order_by("pk")
+        )
         if not releases:
             raise InvalidTransition(
                 f"Order {order.number} has no release waiting for fulfillment.", details={"order": order.number}

@@ -1,11 +1,14 @@
-"""Inventory writes: receiving goods."""
+"""Inventory writes: receiving goods, checking and repairing the allocation counters.
+
+Both lock in the product's order (docs/locking.md): stock rows by pk, then receipt lines by pk, each in
+one statement; allocation rows after them, only the allocations' own rows (never their orders).
+"""
 
 from dataclasses import dataclass, field
 
-from django.db import transaction
-
 from commerce.errors import ValidationFailed
 from commerce.models import Product
+from commerce.retry import atomic_with_retry
 from fulfillment.allocation import receipt_line_drift, stock_drift
 from fulfillment.models import Allocation, ExpectedReceipt, ExpectedReceiptLine, FulfillmentCenter, Stock
 
@@ -21,8 +24,10 @@ class ReceiptResult:
 def _reserve_for_backorders(*, line: ExpectedReceiptLine, stock: Stock, quantity: int) -> int:
     """Turn ``quantity`` units promised on an expected line into stock allocations, oldest orders first."""
     remaining = quantity
+    # Only the allocation rows: ordering by their orders joins those, and locking them here would take
+    # order rows after stock rows, the reverse of cancelling.
     allocations = (
-        Allocation.objects.select_for_update()
+        Allocation.objects.select_for_update(of=("self",))
         .filter(receipt_line=line, kind=Allocation.Kind.EXPECTED)
         .order_by("order_item__order__placed_at", "order_item__order_id", "pk")
     )
@@ -59,34 +64,40 @@ def inventory_receive(*, fulfillment_center: FulfillmentCenter, product: Product
     """
     if quantity <= 0:
         raise ValidationFailed("quantity: must be a positive whole number.", details={"quantity": ["Must be > 0."]})
-    with transaction.atomic():
-        stock, _ = Stock.objects.select_for_update().get_or_create(
-            fulfillment_center=fulfillment_center, product=product
-        )
-        stock.on_hand += quantity
-        result = ReceiptResult(stock=stock, quantity=quantity)
-        lines = (
-            ExpectedReceiptLine.objects.select_for_update()
-            .open()
-            .filter(receipt__fulfillment_center=fulfillment_center, product=product)
-            .select_related("receipt")
-            .order_by("receipt__expected_at", "pk")
-        )
-        to_apply = quantity
-        for line in lines:
-            if to_apply == 0:
-                break
-            received = min(line.open_quantity, to_apply)
-            line.quantity_received += received
-            to_apply -= received
-            overpromised = line.quantity_allocated - line.open_quantity
-            if overpromised > 0:
-                result.promised_to_backorders += _reserve_for_backorders(line=line, stock=stock, quantity=overpromised)
-            line.save(update_fields=["quantity_received", "quantity_allocated"])
-            if line.open_quantity == 0:
-                result.closed_lines.append(f"{line.receipt.number}/{product.sku}")
-        stock.save(update_fields=["on_hand", "allocated", "updated_at"])
-        _close_received_receipts(fulfillment_center=fulfillment_center, product=product)
+    return _receive(fulfillment_center=fulfillment_center, product=product, quantity=quantity)
+
+
+@atomic_with_retry
+def _receive(*, fulfillment_center: FulfillmentCenter, product: Product, quantity: int) -> ReceiptResult:
+    stock, _ = Stock.objects.select_for_update(no_key=True).get_or_create(
+        fulfillment_center=fulfillment_center, product=product
+    )
+    stock.on_hand += quantity
+    result = ReceiptResult(stock=stock, quantity=quantity)
+    # Locked by pk (only the lines, not their receipts), applied earliest receipt first.
+    lines = sorted(
+        ExpectedReceiptLine.objects.select_for_update(of=("self",), no_key=True)
+        .open()
+        .filter(receipt__fulfillment_center=fulfillment_center, product=product)
+        .select_related("receipt")
+        .order_by("pk"),
+        key=lambda line: (line.receipt.expected_at, line.pk),
+    )
+    to_apply = quantity
+    for line in lines:
+        if to_apply == 0:
+            break
+        received = min(line.open_quantity, to_apply)
+        line.quantity_received += received
+        to_apply -= received
+        overpromised = line.quantity_allocated - line.open_quantity
+        if overpromised > 0:
+            result.promised_to_backorders += _reserve_for_backorders(line=line, stock=stock, quantity=overpromised)
+        line.save(update_fields=["quantity_received", "quantity_allocated"])
+        if line.open_quantity == 0:
+            result.closed_lines.append(f"{line.receipt.number}/{product.sku}")
+    stock.save(update_fields=["on_hand", "allocated", "updated_at"])
+    _close_received_receipts(fulfillment_center=fulfillment_center, product=product)
     return result
 
 
@@ -98,12 +109,16 @@ def inventory_restock(*, fulfillment_center: FulfillmentCenter, product: Product
     """
     if quantity <= 0:
         raise ValidationFailed("quantity: must be a positive whole number.", details={"quantity": ["Must be > 0."]})
-    with transaction.atomic():
-        stock, _ = Stock.objects.select_for_update().get_or_create(
-            fulfillment_center=fulfillment_center, product=product
-        )
-        stock.on_hand += quantity
-        stock.save(update_fields=["on_hand", "updated_at"])
+    return _restock(fulfillment_center=fulfillment_center, product=product, quantity=quantity)
+
+
+@atomic_with_retry
+def _restock(*, fulfillment_center: FulfillmentCenter, product: Product, quantity: int) -> Stock:
+    stock, _ = Stock.objects.select_for_update(no_key=True).get_or_create(
+        fulfillment_center=fulfillment_center, product=product
+    )
+    stock.on_hand += quantity
+    stock.save(update_fields=["on_hand", "updated_at"])
     return stock
 
 
@@ -130,20 +145,25 @@ class InventoryCheck:
 
 def inventory_check(*, repair: bool = False) -> InventoryCheck:
     """Compare recorded allocations with the allocation rows; with ``repair``, make them agree."""
-    with transaction.atomic():
-        if repair:
-            # Lock every stock row (pk order, as allocation does) so no order moves while we repair.
-            list(Stock.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
-            list(ExpectedReceiptLine.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
-        report = InventoryCheck(stock_drift=stock_drift(), receipt_drift=receipt_line_drift())
-        if repair and not report.clean:
-            for row in report.stock_drift:
-                stock = row["stock"]
-                stock.allocated = row["actual"]
-                stock.save(update_fields=["allocated", "updated_at"])
-            for row in report.receipt_drift:
-                line = row["line"]
-                line.quantity_allocated = row["actual"]
-                line.save(update_fields=["quantity_allocated"])
-            report.repaired = True
+    return _check(repair=repair)
+
+
+@atomic_with_retry
+def _check(*, repair: bool) -> InventoryCheck:
+    if repair:
+        # Lock every stock row, then every receipt line (pk order, as allocation does) so no order moves
+        # while we repair.
+        list(Stock.objects.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+        list(ExpectedReceiptLine.objects.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+    report = InventoryCheck(stock_drift=stock_drift(), receipt_drift=receipt_line_drift())
+    if repair and not report.clean:
+        for row in report.stock_drift:
+            stock = row["stock"]
+            stock.allocated = row["actual"]
+            stock.save(update_fields=["allocated", "updated_at"])
+        for row in report.receipt_drift:
+            line = row["line"]
+            line.quantity_allocated = row["actual"]
+            line.save(update_fields=["quantity_allocated"])
+        report.repaired = True
     return report

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_fsm import can_proceed
@@ -15,6 +14,7 @@ from django_fsm import can_proceed
 from commerce.errors import ApplicationError, InvalidTransition, ValidationFailed
 from commerce.money import quantize_money, to_decimal
 from commerce.reports import Note
+from commerce.retry import atomic_with_retry
 from fulfillment.models import (
     Allocation,
     Package,
@@ -123,8 +123,11 @@ def package_create(
         weight_unit=weight_unit,
         shipping_cost=shipping_cost,
     )
-    with transaction.atomic():
-        release = Release.objects.select_for_update(of=("self",)).select_related("order__currency").get(pk=release.pk)
+    release_id = release.pk
+
+    @atomic_with_retry
+    def create() -> Package:
+        release = Release.objects.select_for_update(of=("self",)).select_related("order__currency").get(pk=release_id)
         if release.status != Release.Status.BATCHED:
             raise InvalidTransition(
                 f"Release {release.number} is {release.get_status_display().lower()}; only a release in a pick "
@@ -172,7 +175,9 @@ def package_create(
             acting_user=acting_user,
             actor_name="",
         )
-    return package
+        return package
+
+    return create()
 
 
 def _take_out_of_stock(
@@ -185,7 +190,7 @@ def _take_out_of_stock(
     center = release.fulfillment_center
     stocks = {
         stock.product_id: stock
-        for stock in Stock.objects.select_for_update()
+        for stock in Stock.objects.select_for_update(no_key=True)
         .filter(fulfillment_center=center, product_id__in={items[item_id].product_id for item_id in quantities})
         .order_by("pk")
     }
@@ -258,9 +263,12 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
     by pk, the order the other inventory writers follow.
     """
     order_id = Release.objects.filter(pk=package.release_id).values_list("order_id", flat=True).first()
-    with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).get(pk=order_id)
-        package = Package.objects.select_for_update().get(pk=package.pk)
+    package_id = package.pk
+
+    @atomic_with_retry
+    def confirm() -> Package:
+        order = Order.objects.select_for_update(of=("self",), no_key=True).get(pk=order_id)
+        package = Package.objects.select_for_update().get(pk=package_id)
         if package.status == Package.Status.SHIPPED:
             return package
         release = (
@@ -275,7 +283,7 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
                 details={"package": package.pk, "release": release.number, "status": release.status},
             )
         quantities = dict(package.items.values_list("order_item_id", "quantity"))
-        order_items = list(OrderItem.objects.select_for_update().filter(order=order).order_by("pk"))
+        order_items = list(OrderItem.objects.select_for_update(no_key=True).filter(order=order).order_by("pk"))
         items = {item.pk: item for item in order_items}
         locked_release_items = ReleaseItem.objects.select_for_update().filter(release=release).order_by("pk")
         release_items = {ri.order_item_id: ri for ri in locked_release_items}
@@ -303,7 +311,9 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
                 acting_user=acting_user,
             )
         )
-    return package
+        return package
+
+    return confirm()
 
 
 def _complete_batch(*, batch_id: int | None) -> None:

@@ -85,7 +85,7 @@ def order_decline_payment_after_release(*, order: Order, acting_user=None, reaso
     payment = payment_current(order=order)
     payments.payment_decline_review(payment=payment, acting_user=acting_user, reason=reason or "Declined")
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked = Order.objects.select_for_update(no_key=True).get(pk=order.pk)
         first = locked.payment_review_declined_at is None
         if first:
             Order.objects.filter(pk=order.pk).update(payment_review_declined_at=timezone.now())

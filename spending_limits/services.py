@@ -106,7 +106,7 @@ def _load_scope(order: Order, *, lock: bool) -> _Scope:
     if agreement_ids:
         queryset = TradingAgreement.objects.filter(pk__in=agreement_ids).select_related("currency").order_by("pk")
         if lock:
-            queryset = queryset.select_for_update(of=("self",))
+            queryset = queryset.select_for_update(of=("self",), no_key=True)
         agreements = list(queryset)
     purchase_order = _resolve_purchase_order(order, lock=lock)
     return _Scope(order=order, items=items, agreements=agreements, purchase_order=purchase_order)
@@ -126,7 +126,7 @@ def _resolve_purchase_order(order: Order, *, lock: bool) -> PurchaseOrder | None
         )
     purchase_orders = PurchaseOrder.objects.select_related("currency")
     if lock:
-        purchase_orders = purchase_orders.select_for_update(of=("self",))
+        purchase_orders = purchase_orders.select_for_update(of=("self",), no_key=True)
     purchase_order = purchase_orders.filter(organization_id=order.organization_id, number=number).first()
     if purchase_order is None:
         raise PurchaseOrderInvalid(
@@ -379,9 +379,19 @@ def _lock_holders(purchases: dict[_Ledger, list[Purchase]]) -> None:
     agreement_ids = {row.trading_agreement_id for row in purchases[AGREEMENTS]}
     purchase_order_ids = {row.purchase_order_id for row in purchases[PURCHASE_ORDERS]}
     if agreement_ids:
-        list(TradingAgreement.objects.select_for_update().filter(pk__in=agreement_ids).order_by("pk").values("pk"))
+        list(
+            TradingAgreement.objects.select_for_update(no_key=True)
+            .filter(pk__in=agreement_ids)
+            .order_by("pk")
+            .values("pk")
+        )
     if purchase_order_ids:
-        list(PurchaseOrder.objects.select_for_update().filter(pk__in=purchase_order_ids).order_by("pk").values("pk"))
+        list(
+            PurchaseOrder.objects.select_for_update(no_key=True)
+            .filter(pk__in=purchase_order_ids)
+            .order_by("pk")
+            .values("pk")
+        )
 
 
 def _items_of(order: Order, items: Iterable[OrderItem]) -> list[OrderItem]:

@@ -4,6 +4,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from rest_framework import exceptions, status
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from commerce.errors import ApplicationError
+from commerce.retry import RETRY_AFTER_SECONDS, TemporarilyUnavailable, is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,22 @@ def _validation_message(details) -> str:
     return "Invalid input."
 
 
+def _temporarily_unavailable(exc: TemporarilyUnavailable) -> Response:
+    """503 with Retry-After: the unit of work kept losing transient conflicts; the request may be sent again."""
+    response = Response(error_body(exc.code, exc.message, exc.details), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, DatabaseError) and is_transient(exc):
+        # A conflict outside any retried unit of work (or one a caller's transaction could not rerun).
+        logger.warning("Transient database conflict answered 503: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        exc = TemporarilyUnavailable(
+            "The service is busy; please try again in a moment.", details={"retry_after_seconds": RETRY_AFTER_SECONDS}
+        )
+    if isinstance(exc, TemporarilyUnavailable):
+        return _temporarily_unavailable(exc)
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     if isinstance(exc, (TransitionNotAllowed, ConcurrentTransition)):

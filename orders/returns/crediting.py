@@ -133,7 +133,7 @@ def _close(plan: _Plan, *, refunded: Decimal, acting_user, actor_name: str) -> N
         if rma.status != R.APPROVED:
             return  # another run closed it meanwhile
         if plan.payment_id is not None:
-            payment = Payment.objects.select_for_update(of=("self",)).get(pk=plan.payment_id)
+            payment = Payment.objects.select_for_update(of=("self",), no_key=True).get(pk=plan.payment_id)
             if plan.route == REFUND:
                 refunded = payments.payment_refunded_for_key(payment=payment, idempotency_key=plan.key) or refunded
             elif plan.route == REDUCE_DEPOSIT:

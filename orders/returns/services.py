@@ -56,13 +56,15 @@ class ReceiptLineInput:
 
 
 def _lock_order(order_id: int) -> Order:
-    return Order.objects.select_for_update(of=("self",)).select_related("store", "currency").get(pk=order_id)
+    return (
+        Order.objects.select_for_update(of=("self",), no_key=True).select_related("store", "currency").get(pk=order_id)
+    )
 
 
 def _locked(return_request: ReturnRequest) -> ReturnRequest:
     """Lock the return's order, then the return (the fixed order), and load both."""
     order = _lock_order(return_request.order_id)
-    rma = ReturnRequest.objects.select_for_update(of=("self",)).get(pk=return_request.pk)
+    rma = ReturnRequest.objects.select_for_update(of=("self",), no_key=True).get(pk=return_request.pk)
     rma.order = order
     return rma
 

@@ -2,7 +2,9 @@
 
 Every state change follows one shape: lock the order row (and its items) in a transaction, check the
 transition, apply it, write the event, defer e-mails with ``on_commit``. Gateway calls (through the
-payments services) always happen between transactions, never under a lock.
+payments services) always happen between transactions, never under a lock. Each transaction takes its
+locks in the product's one order (docs/locking.md: order, its own rows and payments, spending-limit
+holders, stock rows, receipt lines) and is a unit of work ``atomic_with_retry`` runs again after a deadlock.
 
 One module per concern: ``placement`` (placing, submitting, payment decisions), ``approval`` (approvers
 and payment review), ``cancellation``, ``job_steps`` (one order of a scheduled job); ``common`` holds the

@@ -1,10 +1,10 @@
 """Approval by the buyer organization's approvers (or staff), and payment review by staff."""
 
-from django.db import transaction
 from django.utils import timezone
 
 from commerce.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from commerce.notifications import notify
+from commerce.retry import atomic_with_retry
 from fulfillment import allocation
 from orders import payment_lifecycle
 from orders.models import Order
@@ -29,18 +29,24 @@ def _check_approver(order: Order, acting_user) -> None:
 
 def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Approve a W order: allocate again what expired meanwhile, then authorize the payment."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        _check_approver(order, acting_user)
-        if order.status != S.AWAITING_APPROVAL:
-            raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
-        items = _items(order)
+
+    @atomic_with_retry
+    def approve():
+        locked = _locked(order.pk)
+        _check_approver(locked, acting_user)
+        if locked.status != S.AWAITING_APPROVAL:
+            raise InvalidTransition(
+                f"Order {locked.number} is not awaiting approval.", details={"status": locked.status}
+            )
+        items = _items(locked)
         allocation.allocate_items(items=items, already=allocation.promised_quantities(items=items))
         _save_inventory(items)
         allocation.allocations_set_expiry(items=items, expires_at=None)
-        order.approved_at = timezone.now()
-        _transition(order, "await_payment", acting_user=acting_user, reason=reason or "Approved")
-        payment = payment_current(order=order)
+        locked.approved_at = timezone.now()
+        _transition(locked, "await_payment", acting_user=acting_user, reason=reason or "Approved")
+        return locked, payment_current(order=locked)
+
+    order, payment = approve()
     if payment is None:
         raise ValidationFailed(f"Order {order.number} has no payment to authorize.")
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -48,17 +54,22 @@ def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
 
 def order_reject(*, order: Order, acting_user=None, reason: str = "") -> Order:
     """Reject a W order: give its stock and spending-limit charges back (W → N)."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        _check_approver(order, acting_user)
-        items = _items(order)
-        if order.status != S.AWAITING_APPROVAL:
-            raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
-        allocation.deallocate_items(items=items)
-        _save_inventory(items)
-        limits.spending_limits_credit(order=order, reason=reason or "Approval denied")
-        _transition(order, "reject", acting_user=acting_user, reason=reason, method_kwargs={"reason": reason})
-        notify("approval_rejected", order_id=order.pk, context={"reason": reason})
+    return _reject(order_id=order.pk, acting_user=acting_user, reason=reason)
+
+
+@atomic_with_retry
+def _reject(*, order_id: int, acting_user, reason: str) -> Order:
+    order = _locked(order_id)
+    _check_approver(order, acting_user)
+    items = _items(order)
+    if order.status != S.AWAITING_APPROVAL:
+        raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
+    # Lock order: spending-limit holders before stock rows (docs/locking.md).
+    limits.spending_limits_credit(order=order, reason=reason or "Approval denied")
+    allocation.deallocate_items(items=items)
+    _save_inventory(items)
+    _transition(order, "reject", acting_user=acting_user, reason=reason, method_kwargs={"reason": reason})
+    notify("approval_rejected", order_id=order.pk, context={"reason": reason})
     return order
 
 

@@ -1,10 +1,10 @@
 """Cancelling an order while none of its items is released, and undoing its payment."""
 
-from django.db import transaction
 from django_fsm import can_proceed
 
 from commerce.errors import InvalidTransition
 from commerce.notifications import notify
+from commerce.retry import atomic_with_retry
 from fulfillment import allocation
 from orders.events import order_event_record
 from orders.models import PRE_RELEASE, Order, OrderEvent
@@ -32,9 +32,10 @@ def _cancel_locked(
             details={"order": order.number, "status": order.status},
         )
     items = _items(order)
+    # Lock order: spending-limit holders before stock rows (docs/locking.md), as placing charges them.
+    limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
     allocation.deallocate_items(items=items)
     _save_inventory(items)
-    limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
     _transition(
         order,
         "cancel",
@@ -73,8 +74,15 @@ def order_cancel(
     *, order: Order, acting_user=None, actor_name: str = "", reason: str = "", notification: str = "order_cancelled"
 ) -> Order:
     """Cancel an order while none of its items is released; void or refund its payment."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        _cancel_locked(order, acting_user=acting_user, actor_name=actor_name, reason=reason, notification=notification)
+    order = _cancel(
+        order_id=order.pk, acting_user=acting_user, actor_name=actor_name, reason=reason, notification=notification
+    )
     _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
+    return order
+
+
+@atomic_with_retry
+def _cancel(*, order_id: int, acting_user, actor_name: str, reason: str, notification: str) -> Order:
+    order = _locked(order_id)
+    _cancel_locked(order, acting_user=acting_user, actor_name=actor_name, reason=reason, notification=notification)
     return order

@@ -20,7 +20,8 @@ SUCCEEDED_PAYMENT_STATUSES = ("authorized", "review", "deposited", "partially_re
 
 def _locked(order_id: int, *, skip_locked: bool = False) -> Order | None:
     """Lock and load an order with its items; None when ``skip_locked`` and another worker holds it."""
-    queryset = Order.objects.select_for_update(skip_locked=skip_locked, of=("self",)).select_related(
+    # NO KEY UPDATE: rows written meanwhile that only refer to the order (events, payments) do not wait.
+    queryset = Order.objects.select_for_update(skip_locked=skip_locked, of=("self",), no_key=True).select_related(
         "store", "currency"
     )
     order = queryset.filter(pk=order_id).first()
@@ -28,8 +29,14 @@ def _locked(order_id: int, *, skip_locked: bool = False) -> Order | None:
         if skip_locked:
             return None
         raise NotFound("Order not found.")
-    # Items are locked too: a release or a shipment changes them under the order's lock only.
-    items = OrderItem.objects.select_for_update().filter(order=order).select_related("product").order_by("pk")
+    # Items are locked too: a release or a shipment changes them under the order's lock only. Only the
+    # items: locking the joined product rows would block every placement's foreign-key check on them.
+    items = (
+        OrderItem.objects.select_for_update(of=("self",), no_key=True)
+        .filter(order=order)
+        .select_related("product")
+        .order_by("pk")
+    )
     _cache_items(order, list(items))
     return order
 

@@ -3,13 +3,13 @@
 Each returns the outcome the job engine counts; the engine records any exception as that order's failure.
 """
 
-from django.db import transaction
 from django.utils import timezone
 from django_fsm import can_proceed
 
 from commerce.errors import ApplicationError
 from commerce.jobs import JobOutcome
 from commerce.notifications import notify
+from commerce.retry import atomic_with_retry
 from fulfillment import allocation
 from fulfillment.models import Allocation
 from fulfillment.releases import releases_create
@@ -92,33 +92,40 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
             reason="Reauthorization needs review",
         )
         return outcome.SKIPPED
-    with transaction.atomic():
-        order = _locked(order_id, skip_locked=True)
-        if order is None:
-            return outcome.SKIPPED
+
+    @atomic_with_retry
+    def release() -> tuple[Order | None, bool]:
+        locked = _locked(order_id, skip_locked=True)
+        if locked is None:
+            return None, False
         ready = [
             item
-            for item in _items(order)
+            for item in _items(locked)
             if item.status in (S.AUTHORIZED, S.BACKORDERED) and item.inventory_status == InventoryStatus.ALLOCATED
         ]
-        if order.status in (S.AUTHORIZED, S.BACKORDERED) and ready:
-            releases = releases_create(order=order, items=ready, acting_user=acting_user, actor_name=actor_name)
-            numbers = [release.number for release in releases]
-            order.payment_check_due = False
-            if can_proceed(order.release):
-                _transition(
-                    order, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers}
-                )
-            else:
-                order_event_record(
-                    order=order,
-                    kind=OrderEvent.Kind.FULFILLMENT,
-                    acting_user=acting_user,
-                    actor_name=actor_name,
-                    message=f"Partly released: {', '.join(numbers)}",
-                    extra={"releases": numbers},
-                )
-            return outcome.SUCCEEDED
+        if locked.status not in (S.AUTHORIZED, S.BACKORDERED) or not ready:
+            return locked, False
+        releases = releases_create(order=locked, items=ready, acting_user=acting_user, actor_name=actor_name)
+        numbers = [release.number for release in releases]
+        locked.payment_check_due = False
+        if can_proceed(locked.release):
+            _transition(locked, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers})
+        else:
+            order_event_record(
+                order=locked,
+                kind=OrderEvent.Kind.FULFILLMENT,
+                acting_user=acting_user,
+                actor_name=actor_name,
+                message=f"Partly released: {', '.join(numbers)}",
+                extra={"releases": numbers},
+            )
+        return locked, True
+
+    order, released = release()
+    if order is None:
+        return outcome.SKIPPED
+    if released:
+        return outcome.SUCCEEDED
     if order.status == S.CANCELLED:
         # Cancelled while its payment was being checked: an authorization made meanwhile must not hold money.
         _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
@@ -150,10 +157,12 @@ def order_sync_payment(*, order_id: int, actor_name: str = "sync_pending_payment
 def order_process_backorder(*, order_id: int, actor_name: str = "process_backorders"):
     """Allocate a backorder from new stock; once all of it is, reauthorize the full amount (B → C or A)."""
     outcome = _job_outcome()
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def fill() -> Order | None:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status != S.BACKORDERED:
-            return outcome.SKIPPED
+            return None
         waiting = [
             item
             for item in _items(order)
@@ -161,6 +170,9 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             and item.inventory_status in (InventoryStatus.BACKORDERED, InventoryStatus.NOT_ALLOCATED)
         ]
         if waiting:
+            # Stock rows, then receipt lines, every one this step touches, before any is changed: giving
+            # the promises back only needs the lines, but taking stock after them would invert the order.
+            allocation.inventory_lock(items=waiting)
             from_stock = allocation.stock_allocated_quantities(items=waiting)
             # Receipt promises are given back and taken again under the same locks: stock covers what it
             # can now, the rest is promised against the receipts still open.
@@ -168,13 +180,18 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             allocation.allocate_items(items=waiting, already=from_stock)
             _save_inventory(waiting)
         if _inventory_target(order) != "authorize":
-            return outcome.SKIPPED
+            return None
         order_event_record(
             order=order,
             kind=OrderEvent.Kind.INVENTORY,
             actor_name=actor_name,
             message="Every item is now allocated from stock",
         )
+        return order
+
+    order = fill()
+    if order is None:
+        return outcome.SKIPPED
     payment = payment_current(order=order)
     # Check first: a still-valid authorization for the same amount is kept (DESIGN section 16).
     decision = payment_check_authorization(payment=payment, amount=order.grand_total) if payment else Decision.NO
@@ -244,16 +261,20 @@ def order_deposit(*, order_id: int, actor_name: str = "balance_payment"):
         raise PaymentError(
             f"Captured {payment.captured_amount} of {to_deposit} {order.currency_id} for {order.number}."
         )
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def deposit() -> bool:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status != S.SHIPPED:
-            return outcome.SKIPPED
+            return False
         _transition(order, "deposit", actor_name=actor_name, extra={"captured": str(payment.captured_amount)})
         items = [item for item in _items(order) if can_proceed(item.deposit)]
         for item in items:
             item.deposit()
         OrderItem.objects.bulk_update(items, ["status"])
-    return outcome.SUCCEEDED
+        return True
+
+    return outcome.SUCCEEDED if deposit() else outcome.SKIPPED
 
 
 def order_payment_cleanup(*, order_id: int, actor_name: str = "payment_cleanup"):
@@ -279,10 +300,12 @@ def order_payment_cleanup(*, order_id: int, actor_name: str = "payment_cleanup")
 def order_release_expired_allocations(*, order_id: int, actor_name: str = "release_expired_allocations"):
     """Give back the stock held by an unsubmitted or unapproved order past its allocation expiry."""
     outcome = _job_outcome()
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def expire() -> bool:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status not in (S.PENDING, S.AWAITING_APPROVAL, S.APPROVAL_DENIED):
-            return outcome.SKIPPED
+            return False
         expired_item_ids = set(
             Allocation.objects.filter(order_item__order=order, expires_at__lt=timezone.now()).values_list(
                 "order_item_id", flat=True
@@ -290,7 +313,7 @@ def order_release_expired_allocations(*, order_id: int, actor_name: str = "relea
         )
         items = [item for item in _items(order) if item.pk in expired_item_ids]
         if not items:
-            return outcome.SKIPPED
+            return False
         released = allocation.deallocate_items(items=items)
         _save_inventory(items)
         order_event_record(
@@ -300,4 +323,6 @@ def order_release_expired_allocations(*, order_id: int, actor_name: str = "relea
             message=f"Allocation expired: {released} allocations released",
             extra={"items": [item.sku for item in items]},
         )
-    return outcome.SUCCEEDED
+        return True
+
+    return outcome.SUCCEEDED if expire() else outcome.SKIPPED

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -11,6 +11,7 @@ from commerce.errors import IdempotencyKeyReused, InvalidTransition, ValidationF
 from commerce.models import Currency, ShipMode, Store, ship_to_copy
 from commerce.money import quantize_money
 from commerce.notifications import notify
+from commerce.retry import atomic_with_retry
 from fulfillment import allocation
 from orders.events import actor_fields, order_events_record_bulk
 from orders.models import Order, OrderEvent, OrderItem
@@ -21,6 +22,7 @@ from orders.services.inputs import PlacementInput
 from orders.totals import apply_totals
 from payments import services as payments
 from payments.errors import PaymentDeclined
+from payments.models import Payment
 from payments.policies import PaymentDecision as Decision
 from spending_limits import services as limits
 from spending_limits.approvals import order_requires_approval
@@ -111,16 +113,7 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
         return existing, False
     _validate_placement(data, store)
     try:
-        with transaction.atomic():
-            order, items = _build_order(data, store)
-            payment = _submit(
-                order=order,
-                items=items,
-                payment_method=data.payment_method,
-                payment_token=data.payment_token,
-                acting_user=acting_user,
-                new=True,
-            )
+        order, payment = _place_new(data=data, store=store, acting_user=acting_user)
     except IntegrityError:
         replay = _replay(data)
         if replay is None:
@@ -129,6 +122,21 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
     if order.status == S.AWAITING_APPROVAL:
         return order, True
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user), True
+
+
+@atomic_with_retry
+def _place_new(*, data: PlacementInput, store: Store, acting_user=None):
+    """Write and submit a new order; a rerun after a deadlock builds it afresh."""
+    order, items = _build_order(data, store)
+    payment = _submit(
+        order=order,
+        items=items,
+        payment_method=data.payment_method,
+        payment_token=data.payment_token,
+        acting_user=acting_user,
+        new=True,
+    )
+    return order, payment
 
 
 def _charges_limits(order: Order, items: Sequence[OrderItem]) -> bool:
@@ -178,7 +186,9 @@ def _submit(
             OrderItem.objects.bulk_create(items)
         else:
             OrderItem.objects.bulk_update(items, ["status", "product_total", "tax", "shipping_charge", "shipping_tax"])
-        # Spending-limit rows are locked before stock rows, here as in every other service.
+        # The order's payments, then spending-limit holders, before stock rows (docs/locking.md).
+        if not new:
+            _lock_current_payments(order=order)
         limits.spending_limits_charge(order=order)
         plan = allocation.allocate_items(items=items, expires_at=expires_at)
         _save_inventory(items)
@@ -219,6 +229,16 @@ def _submit(
     return payment
 
 
+def _lock_current_payments(*, order: Order) -> None:
+    """Lock the order's current payment rows (by pk), which ``payment_create`` replaces, ahead of stock."""
+    list(
+        Payment.objects.select_for_update(of=("self",), no_key=True)
+        .filter(order=order, is_current=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def _created_message(order: Order) -> str:
     if order.placed_by_id:
         return f"Order created by {order.placed_by.get_username()} for customer {order.customer.number}"
@@ -237,19 +257,23 @@ def _placement_extra(order: Order) -> dict:
 
 def order_submit(*, order: Order, payment_method: str, payment_token: str = "", acting_user=None) -> Order:
     """Submit a pending (P) order: limits, allocation, approval or authorization."""
-    with transaction.atomic():
-        order = _locked(order.pk)
-        if order.status != S.PENDING:
-            raise InvalidTransition(f"Order {order.number} was already submitted.")
-        items = _items(order)
-        apply_totals(order=order, items=items)
-        payment = _submit(
-            order=order,
+
+    @atomic_with_retry
+    def submit():
+        locked = _locked(order.pk)
+        if locked.status != S.PENDING:
+            raise InvalidTransition(f"Order {locked.number} was already submitted.")
+        items = _items(locked)
+        apply_totals(order=locked, items=items)
+        return locked, _submit(
+            order=locked,
             items=items,
             payment_method=payment_method,
             payment_token=payment_token,
             acting_user=acting_user,
         )
+
+    order, payment = submit()
     if order.status == S.AWAITING_APPROVAL:
         return order
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -276,46 +300,53 @@ def order_apply_payment_decision(
     *, order_id: int, decision: str, acting_user=None, actor_name: str = "", reason: str = ""
 ) -> Order:
     """Move an order waiting on its payment (W, M, A, B) by the payment's answer; NO cancels it."""
-    with transaction.atomic():
-        order = _locked(order_id)
-        waiting = (S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.PAYMENT_REVIEW, S.BACKORDERED)
-        if decision == Decision.REVIEW:
-            waiting += (S.AUTHORIZED,)  # a reauthorization of an unreleased order held for review: C → A
-        if decision == Decision.NO and not can_proceed(order.cancel):
-            return order
-        if decision != Decision.NO and order.status not in waiting:
-            return order
-        from_status = order.status
-        if decision == Decision.NO:
-            _cancel_locked(
-                order,
-                acting_user=acting_user,
-                actor_name=actor_name,
-                reason=reason or "Payment declined",
-                notification="payment_declined",
-            )
-        elif decision == Decision.YES:
-            _transition(
-                order,
-                _inventory_target(order),
-                acting_user=acting_user,
-                actor_name=actor_name,
-                reason=reason or "Payment authorized",
-            )
-        elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
-            pass
-        else:
-            _transition(
-                order,
-                PAYMENT_TARGETS[decision],
-                acting_user=acting_user,
-                actor_name=actor_name,
-                reason=reason or f"Payment {decision.lower()}",
-            )
-        if order.status != from_status:
-            _notify_status(order, from_status)
+    order = _apply_decision(
+        order_id=order_id, decision=decision, acting_user=acting_user, actor_name=actor_name, reason=reason
+    )
     if decision == Decision.NO:
         _cancel_payment(order, acting_user=acting_user, actor_name=actor_name)
+    return order
+
+
+@atomic_with_retry
+def _apply_decision(*, order_id: int, decision: str, acting_user, actor_name: str, reason: str) -> Order:
+    order = _locked(order_id)
+    waiting = (S.AWAITING_APPROVAL, S.PAYMENT_PENDING, S.PAYMENT_REVIEW, S.BACKORDERED)
+    if decision == Decision.REVIEW:
+        waiting += (S.AUTHORIZED,)  # a reauthorization of an unreleased order held for review: C → A
+    if decision == Decision.NO and not can_proceed(order.cancel):
+        return order
+    if decision != Decision.NO and order.status not in waiting:
+        return order
+    from_status = order.status
+    if decision == Decision.NO:
+        _cancel_locked(
+            order,
+            acting_user=acting_user,
+            actor_name=actor_name,
+            reason=reason or "Payment declined",
+            notification="payment_declined",
+        )
+    elif decision == Decision.YES:
+        _transition(
+            order,
+            _inventory_target(order),
+            acting_user=acting_user,
+            actor_name=actor_name,
+            reason=reason or "Payment authorized",
+        )
+    elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
+        pass
+    else:
+        _transition(
+            order,
+            PAYMENT_TARGETS[decision],
+            acting_user=acting_user,
+            actor_name=actor_name,
+            reason=reason or f"Payment {decision.lower()}",
+        )
+    if order.status != from_status:
+        _notify_status(order, from_status)
     return order
 
 
