@@ -267,7 +267,7 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
 
     @atomic_with_retry
     def confirm() -> Package:
-        order = Order.objects.select_for_update(of=("self",), no_key=True).get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",), no_key=True).select_related("store").get(pk=order_id)
         package = Package.objects.select_for_update().get(pk=package_id)
         if package.status == Package.Status.SHIPPED:
             return package

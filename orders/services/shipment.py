@@ -6,7 +6,7 @@ from commerce.errors import InvalidTransition
 from commerce.notifications import notify
 from fulfillment.models import Release
 from fulfillment.shipping import ShipmentReport
-from orders.events import actor_fields, order_events_record_bulk
+from orders.events import actor_fields, order_events_record_bulk, order_shipment_emit
 from orders.models import OrderEvent, OrderStatus
 from orders.services.common import _cache_items, _transition
 
@@ -73,6 +73,16 @@ def order_record_shipment(*, shipment: ShipmentReport) -> None:
     _cache_items(order, order_items)
     if can_proceed(order.ship):
         _transition(order, "ship", acting_user=acting_user, extra={"release": release.number, "package": package.pk})
+    else:
+        order.save(update_fields=["updated_at"])  # a partial shipment is a change a storefront syncs
+    order_shipment_emit(
+        order=order,
+        carrier=package.carrier,
+        tracking_number=package.tracking_number,
+        release=release.number,
+        items=[{"sku": items[item_id].sku, "quantity": q} for item_id, q in sorted(quantities.items())],
+        complete=order.status == OrderStatus.SHIPPED,
+    )
     notify(
         "order_shipped",
         order_id=order.pk,

@@ -6,8 +6,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from tests.factories.orders import OrderFactory
 
-BEFORE = [("commerce", "0005_credit_line_and_promotion_flag")]
-AFTER = [("commerce", "0006_job_failures_on_any_item")]
+BEFORE = [("commerce", "0006_store_webhook_event_types")]
+AFTER = [("commerce", "0007_job_failures_on_any_item")]
 
 
 @pytest.mark.django_db(transaction=True)

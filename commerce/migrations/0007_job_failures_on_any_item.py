@@ -32,7 +32,7 @@ def point_back_at_orders(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("commerce", "0005_credit_line_and_promotion_flag"),
+        ("commerce", "0006_store_webhook_event_types"),
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
