@@ -154,9 +154,13 @@ class NonAtpInventory(InventorySystem):
             stock.updated_at = now
             taken[stock.pk] = stock
             plan.allocations.append(
-                Allocation(order_item=item, fulfillment_center_id=stock.fulfillment_center_id,
-                           kind=Allocation.Kind.ON_HAND, quantity=item.quantity)
-            )  # fmt: skip
+                Allocation(
+                    order_item=item,
+                    fulfillment_center_id=stock.fulfillment_center_id,
+                    kind=Allocation.Kind.ON_HAND,
+                    quantity=item.quantity,
+                )
+            )
             item.mark_allocated()
         plan.stock = list(taken.values())
         if not defer_writes:

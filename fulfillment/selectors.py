@@ -7,7 +7,7 @@ from django.db.models import F, Min, Sum
 from django.db.models.functions import Coalesce
 
 from commerce.models import Product
-from fulfillment.models import ExpectedReceiptLine, Stock
+from fulfillment.models import ExpectedReceiptLine, Package, Stock
 
 
 @dataclass(frozen=True)
@@ -53,9 +53,11 @@ def expected_atp(*, product: Product) -> tuple[int, date | None]:
 def on_hand_in_one_center(*, product: Product, store) -> int:
     """A non-ATP store's availability: the most on hand in one of its centers (an item is never split)."""
     rows = Stock.objects.filter(
-        product=product, fulfillment_center__stores=store, fulfillment_center__active=True,
+        product=product,
+        fulfillment_center__stores=store,
+        fulfillment_center__active=True,
         fulfillment_center__inventory_system="non_atp",
-    ).values_list("on_hand", flat=True)  # fmt: skip
+    ).values_list("on_hand", flat=True)
     return max(rows, default=0)
 
 
@@ -68,8 +70,13 @@ def product_availability(*, product: Product, store=None) -> Availability:
     system = getattr(store, "inventory_system", "atp")
     if system != "atp":
         quantity = on_hand_in_one_center(product=product, store=store) if system == "non_atp" else None
-        return Availability(sku=product.sku, available_quantity=quantity, backorderable=False,
-                            expected_quantity=0, estimated_available_at=None)  # fmt: skip
+        return Availability(
+            sku=product.sku,
+            available_quantity=quantity,
+            backorderable=False,
+            expected_quantity=0,
+            estimated_available_at=None,
+        )
     expected_quantity, earliest = expected_atp(product=product)
     return Availability(
         sku=product.sku,
@@ -82,8 +89,6 @@ def product_availability(*, product: Product, store=None) -> Availability:
 
 def shipments_for_order(*, order) -> list[dict]:
     """The shipped packages of an order: release number, carrier, tracking number, time."""
-    from fulfillment.models import Package
-
     packages = Package.objects.filter(release__order=order, status="shipped").select_related("release")
     return [
         {

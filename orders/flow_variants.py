@@ -99,9 +99,13 @@ def order_finalize_payment(*, order_id: int, actor_name: str = "process_deposita
     payment = payments.payment_capture(
         payment=payment, amount=amount, idempotency_key=f"deposit-{order.number}-{payment.captured_amount + amount}"
     )
-    order_event_record(order=order, kind=OrderEvent.Kind.PAYMENT, actor_name=actor_name,
-                       message=f"Deposited {amount} {order.currency_id} of the shipped goods",
-                       extra={"deposited": str(amount), "captured": str(payment.captured_amount)})  # fmt: skip
+    order_event_record(
+        order=order,
+        kind=OrderEvent.Kind.PAYMENT,
+        actor_name=actor_name,
+        message=f"Deposited {amount} {order.currency_id} of the shipped goods",
+        extra={"deposited": str(amount), "captured": str(payment.captured_amount)},
+    )
     return outcome.SUCCEEDED
 
 
@@ -119,7 +123,7 @@ def order_finalize_payment_on_commit(*, order_id: int) -> None:
 
 def order_close(*, order_id: int, actor_name: str = "order_close"):
     """S → D for a shipped order of a payment-rules store once what is to deposit is deposited."""
-    from orders.services import _items, _locked, _transition
+    from orders.services.common import _items, _locked, _transition
 
     outcome = _job_outcome()
     order = _load(order_id)
@@ -153,7 +157,7 @@ def on_release_shipped(sender, *, order_id: int, **kwargs) -> None:
 def _release_for_shipping(order: Order, *, acting_user=None) -> tuple[Order, list]:
     """Lock a non-ATP order and release what is allocated and not yet released (C → R); its open releases."""
     from fulfillment.models import Release
-    from orders.services import _items, _locked, _transition
+    from orders.services.common import _items, _locked, _transition
 
     order = _locked(order.pk)
     inventory = inventory_system_for(order.store)
@@ -174,8 +178,13 @@ def _release_for_shipping(order: Order, *, acting_user=None) -> tuple[Order, lis
     ]
     if ready:
         releases = inventory.release(order=order, items=ready, acting_user=acting_user)
-        _transition(order, "release", acting_user=acting_user, reason="Shipping from the order",
-                    extra={"releases": [release.number for release in releases]})  # fmt: skip
+        _transition(
+            order,
+            "release",
+            acting_user=acting_user,
+            reason="Shipping from the order",
+            extra={"releases": [release.number for release in releases]},
+        )
     return order, list(Release.objects.filter(order=order, status=Release.Status.READY).order_by("pk"))
 
 
@@ -188,10 +197,16 @@ def _reserve_before_shipping(order: Order, *, acting_user=None) -> None:
         return
     decision = order_reserve_decision(order=order, payment=payment_current(order=order))
     if decision == Decision.NO:
-        order_cancel(order=order, acting_user=acting_user, reason="The payment was declined at reservation.",
-                     notification="order_cancelled_by_job")  # fmt: skip
-        raise InvalidTransition(f"Order {order.number} was cancelled: its payment was declined at reservation.",
-                                details={"order": order.number, "status": S.CANCELLED})  # fmt: skip
+        order_cancel(
+            order=order,
+            acting_user=acting_user,
+            reason="The payment was declined at reservation.",
+            notification="order_cancelled_by_job",
+        )
+        raise InvalidTransition(
+            f"Order {order.number} was cancelled: its payment was declined at reservation.",
+            details={"order": order.number, "status": S.CANCELLED},
+        )
     if decision != Decision.YES:
         raise InvalidTransition(
             f"Order {order.number} waits for its payment's approval ({decision.lower()}); ship it afterwards.",
@@ -218,9 +233,15 @@ def _by_release(releases: list, items: list[tuple[OrderItem | int, int]] | None)
     return split
 
 
-def order_packages_create(*, order: Order, carrier: str, tracking_number: str,
-                          items: list[tuple[OrderItem | int, int]] | None = None, weight=None,
-                          acting_user=None) -> list:  # fmt: skip
+def order_packages_create(
+    *,
+    order: Order,
+    carrier: str,
+    tracking_number: str,
+    items: list[tuple[OrderItem | int, int]] | None = None,
+    weight=None,
+    acting_user=None,
+) -> list:
     """Pack a non-ATP order for shipment without a pick batch: one package per center; confirm each after."""
     from fulfillment.shipping import package_create
 
@@ -255,8 +276,9 @@ def order_shipment_report(
 
     _reserve_before_shipping(order, acting_user=acting_user)
     with transaction.atomic():
-        packages = order_packages_create(order=order, carrier=carrier, tracking_number=tracking_number, items=items,
-                                         acting_user=acting_user)  # fmt: skip
+        packages = order_packages_create(
+            order=order, carrier=carrier, tracking_number=tracking_number, items=items, acting_user=acting_user
+        )
         for package in packages:
             package_confirm_shipment(package=package, acting_user=acting_user)
     return Order.objects.select_related("store", "currency").get(pk=order.pk)
@@ -266,6 +288,7 @@ def orders_submitted_too_long(*, now) -> Q:
     """The filter of I orders waiting longer than their store's ``submitted_alert_after``."""
     from django.db.models import DateTimeField, ExpressionWrapper, F, Value
 
-    limit = ExpressionWrapper(Value(now, output_field=DateTimeField()) - F("store__submitted_alert_after"),
-                              output_field=DateTimeField())  # fmt: skip
+    limit = ExpressionWrapper(
+        Value(now, output_field=DateTimeField()) - F("store__submitted_alert_after"), output_field=DateTimeField()
+    )
     return Q(status=S.SUBMITTED, placed_at__lt=limit)

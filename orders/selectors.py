@@ -1,6 +1,6 @@
 """Reads of orders for the API and the admin."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from commerce.errors import NotFound
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus
@@ -57,8 +57,6 @@ def order_by_number(*, number: str) -> Order:
 
 
 def status_counts() -> dict[str, int]:
-    from django.db.models import Count
-
     rows = Order.objects.values("status").annotate(n=Count("pk")).values_list("status", "n")
     counts = dict.fromkeys(OrderStatus.values, 0)
     counts.update(dict(rows))
@@ -103,14 +101,20 @@ def order_deposits(*, order) -> list[dict]:
         amounts[line.release] += item.purchase_amount * line.quantity_shipped / item.quantity
     currency = order.currency_id
     rows = [
-        {"what": f"Release {release.number} shipped", "when": f"{release.shipped_at:%Y-%m-%d %H:%M}",
-         "amount": f"{quantize_money(amount, order.currency)} {currency}"}
+        {
+            "what": f"Release {release.number} shipped",
+            "when": f"{release.shipped_at:%Y-%m-%d %H:%M}",
+            "amount": f"{quantize_money(amount, order.currency)} {currency}",
+        }
         for release, amount in amounts.items()
-    ]  # fmt: skip
+    ]
     captures = transaction_model.objects.filter(payment__order=order, kind="capture", applied=True)
     rows += [
-        {"what": "Deposit", "when": f"{capture.created_at:%Y-%m-%d %H:%M}",
-         "amount": f"{quantize_money(capture.amount, order.currency)} {currency}"}
+        {
+            "what": "Deposit",
+            "when": f"{capture.created_at:%Y-%m-%d %H:%M}",
+            "amount": f"{quantize_money(capture.amount, order.currency)} {currency}",
+        }
         for capture in captures.order_by("created_at", "pk")
-    ]  # fmt: skip
+    ]
     return rows

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commerce', '0007_flow_variants'),
+        ('commerce', '0008_flow_variants'),
         ('fulfillment', '0003_role_permissions'),
         ('orders', '0006_flow_variants'),
     ]

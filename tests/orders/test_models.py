@@ -31,10 +31,20 @@ ALLOWED = {
 }  # fmt: skip
 
 TRANSITION_METHODS = [
-    "submit_for_approval", "await_payment", "hold_for_review", "backorder", "authorize",
-    "reject", "release", "ship", "deposit", "cancel", "return_from_fulfillment",
-    "submit_unpaid", "fulfill_without_shipment",
-]  # fmt: skip
+    "submit_for_approval",
+    "await_payment",
+    "hold_for_review",
+    "backorder",
+    "authorize",
+    "reject",
+    "release",
+    "ship",
+    "deposit",
+    "cancel",
+    "return_from_fulfillment",
+    "submit_unpaid",
+    "fulfill_without_shipment",
+]
 
 
 def methods_reaching(target: str) -> list[str]:
@@ -167,8 +177,15 @@ def test_order_numbers_are_unique():
 # Status I on the items (DESIGN section 18), pair by pair: items follow their order into and out of I,
 # are released from I and cancelled from I, and nothing else reaches or leaves it.
 
-ITEM_METHODS = ["follow_order", "release", "ship", "return_from_fulfillment", "deposit", "cancel",
-                "fulfill_without_shipment"]  # fmt: skip
+ITEM_METHODS = [
+    "follow_order",
+    "release",
+    "ship",
+    "return_from_fulfillment",
+    "deposit",
+    "cancel",
+    "fulfill_without_shipment",
+]
 PRE_RELEASE_CODES = ["P", "W", "N", "M", "A", "B", "C", "I"]
 ITEM_ALLOWED_WITH_I = (
     {(source, "I") for source in PRE_RELEASE_CODES}  # follow_order: an item follows its order into I

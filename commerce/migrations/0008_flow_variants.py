@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('commerce', '0006_store_webhook_event_types'),
+        ('commerce', '0007_job_failures_on_any_item'),
     ]
 
     operations = [
