@@ -135,9 +135,10 @@ def _release_locked(order_ids: list[int], actor_name: str) -> dict[int, JobOutco
         return outcomes
 
     last = dict(
-        Release.objects.filter(order_id__in=ready).values("order_id").annotate(last=Max("sequence")).values_list(
-            "order_id", "last"
-        )
+        Release.objects.filter(order_id__in=ready)
+        .values("order_id")
+        .annotate(last=Max("sequence"))
+        .values_list("order_id", "last")
     )
     center_ids = {center for order_id in ready for row in items_by_order[order_id] for center in stock[row[0]]}
     codes = dict(FulfillmentCenter.objects.filter(pk__in=center_ids).values_list("pk", "code"))
@@ -212,4 +213,3 @@ def _release_locked(order_ids: list[int], actor_name: str) -> dict[int, JobOutco
     for order_id in ready:
         outcomes[order_id] = JobOutcome.SUCCEEDED
     return outcomes
-

@@ -41,8 +41,10 @@ def shape(order: Order) -> dict:
         return re.sub(re.escape(order.number), "N", str(text))
 
     releases = list(order.releases.order_by("sequence"))
-    events = order.events.filter(actor_name="release_to_fulfillment").order_by("created_at", "pk").values_list(
-        "kind", "from_status", "to_status", "message", "extra", "actor_name"
+    events = (
+        order.events.filter(actor_name="release_to_fulfillment")
+        .order_by("created_at", "pk")
+        .values_list("kind", "from_status", "to_status", "message", "extra", "actor_name")
     )
     return {
         "status": order.status,
@@ -50,11 +52,17 @@ def shape(order: Order) -> dict:
         "payment_check_due": order.payment_check_due,
         "items": sorted((item.sku, item.status, item.inventory_status) for item in order.items.all()),
         "releases": [
-            (blank(release.number), release.sequence, release.fulfillment_center.code, release.status,
-             release.ship_to_line1, release.ship_mode,
-             sorted((line.order_item.sku, line.quantity) for line in release.items.all()))
+            (
+                blank(release.number),
+                release.sequence,
+                release.fulfillment_center.code,
+                release.status,
+                release.ship_to_line1,
+                release.ship_mode,
+                sorted((line.order_item.sku, line.quantity) for line in release.items.all()),
+            )
             for release in releases
-        ],  # fmt: skip
+        ],
         "events": [tuple(blank(value) for value in event) for event in events],
     }
 
