@@ -77,13 +77,16 @@ def payment_create(
     amount: Decimal | None = None,
     new_order: bool = False,
     begin_authorization: bool = False,
+    events: list | None = None,
 ) -> Payment:
     """Make the order's current payment by ``method`` for ``amount`` (default: the order's grand total).
 
     ``new_order``: the order was made in the caller's transaction, so it has no payment to replace.
     ``begin_authorization``: mark the payment pending with its authorize key as it is created (the
     lock-and-mark step of an authorization, done in the caller's transaction); then call
-    ``payment_send_authorization`` once that transaction has committed.
+    ``payment_send_authorization`` once that transaction has committed. ``events``: with ``new_order``,
+    the payment's event is appended to this list of unsaved order events for the caller to write with
+    its own (one INSERT for all of them) instead of being written here.
     """
     token = (token or "").strip()
     try:
@@ -114,7 +117,11 @@ def payment_create(
             payment.begin_authorization(idempotency_key=payment.next_key(K.AUTHORIZE))
         with transaction.atomic(savepoint=False):
             payment.save(force_insert=True)
-            _event(payment, f"Payment {payment.pk} created: {_fmt(value, payment)} by {method}.")
+            message = f"Payment {payment.pk} created: {_fmt(value, payment)} by {method}."
+            if events is None:
+                _event(payment, message)
+            else:
+                events.append(_event_row(payment, message))
         return payment
 
     with transaction.atomic():
@@ -785,6 +792,18 @@ def _str(amount: Decimal | None, payment: Payment) -> str:
 
 def _user(acting_user):
     return acting_user if getattr(acting_user, "is_authenticated", False) else None
+
+
+def _event_row(payment: Payment, message: str) -> OrderEvent:
+    """The unsaved event ``_event`` would write for the payments app itself."""
+    return OrderEvent(
+        order_id=payment.order_id,
+        kind=OrderEvent.Kind.PAYMENT,
+        message=message[:255],
+        extra={"payment": payment.pk, "payment_status": payment.status},
+        actor=None,
+        actor_name=ACTOR,
+    )
 
 
 def _event(payment: Payment, message: str, *, acting_user=None, reason: str = "") -> None:

@@ -32,10 +32,12 @@ def statements(count: int) -> int:
     return len(captured.captured_queries)
 
 
-def test_a_three_item_order_takes_at_most_thirty_statements(demo, django_assert_max_num_queries):
+def test_a_three_item_order_takes_at_most_twenty_seven_statements(demo, django_assert_max_num_queries):
     data = placement(3)
 
-    with django_assert_max_num_queries(30):
+    # 18 statements of the placement, the accept-policy cache filled once, and the 8 SAVEPOINT / RELEASE
+    # statements the test's own transaction turns the four units of work into.
+    with django_assert_max_num_queries(27):
         services.order_place(data=data)
 
 
