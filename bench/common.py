@@ -250,13 +250,21 @@ class StatementCounter:
     def __init__(self) -> None:
         self.total = 0
         self.gateway = 0
+        self.optional = 0
 
     def __call__(self, execute, sql, params, many, context):
         self.total += 1
         # The simulated gateway keeps its state in our database; a real one would be a network call.
         if "payments_simulated" in sql:
             self.gateway += 1
+        if any(table in sql for table in OPTIONAL_FEATURE_TABLES):
+            self.optional += 1
         return execute(sql, params, many, context)
+
+
+# Tables of features an order may not use (returns, promotions, webhooks, flow variants): a placement
+# that uses none of them should not touch them.
+OPTIONAL_FEATURE_TABLES = ("orders_return", "orders_promotion", "webhook", "variant")
 
 
 @contextmanager

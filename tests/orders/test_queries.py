@@ -47,3 +47,15 @@ def test_statements_do_not_grow_with_the_number_of_items(demo):
 
     assert first == one + 1
     assert one == three == six
+
+
+def test_unused_returns_promotions_and_webhooks_add_no_statement(demo):
+    statements(3)  # the store's (empty) promotion list is cached on the first placement
+    data = placement(3)
+    with CaptureQueriesContext(connection) as captured:
+        services.order_place(data=data)
+
+    touched = [query["sql"] for query in captured.captured_queries]
+    assert touched
+    for table in ("orders_return", "orders_promotion", "webhook", "variant"):
+        assert not [sql for sql in touched if table in sql], table
