@@ -14,6 +14,7 @@ class CommerceConfig(AppConfig):
 
     def ready(self) -> None:
         from commerce import converters  # noqa: F401  (registers the ``key`` path converter)
+        from commerce.api import schema  # noqa: F401  (registers the ``Token`` security scheme)
 
         # After every app's permissions are created (post_migrate runs per app, in INSTALLED_APPS order),
         # so permissions a later app or migration adds reach the roles too.

@@ -129,6 +129,9 @@ class Store(models.Model):
         editable=False,
         help_text="Kept by the orders app: an active promotion without a coupon code exists for this store.",
     )
+    webhook_event_types = models.JSONField(
+        default=list, blank=True, editable=False, help_text="Event types some active webhook endpoint wants."
+    )
 
     class Meta:
         ordering = ["code"]

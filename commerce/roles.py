@@ -111,6 +111,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "django_q.change_schedule",
         "django_q.view_failure",
         "django_q.view_success",
+        # The storefront's webhook endpoints and their delivery log.
+        "webhooks.view_webhookendpoint",
+        "webhooks.add_webhookendpoint",
+        "webhooks.change_webhookendpoint",
+        "webhooks.delete_webhookendpoint",
+        "webhooks.view_webhookdelivery",
+        "webhooks.view_webhookattempt",
+        "webhooks.redeliver_webhookdelivery",
     ],
 }
 

@@ -21,7 +21,7 @@ from fulfillment.models import (
     Stock,
     WeightUnit,
 )
-from orders.events import actor_fields, order_event_record, order_events_record_bulk
+from orders.events import actor_fields, order_event_record, order_events_record_bulk, order_shipment_emit
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus
 
 WEIGHT_PLACES = Decimal("0.001")
@@ -231,7 +231,7 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
 
     @atomic_with_retry
     def confirm() -> Package:
-        order = Order.objects.select_for_update(of=("self",), no_key=True).get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",), no_key=True).select_related("store").get(pk=order_id)
         package = Package.objects.select_for_update().get(pk=package_id)
         if package.status == Package.Status.SHIPPED:
             return package
@@ -324,6 +324,16 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
                 acting_user=acting_user,
                 extra={"release": release.number, "package": package.pk},
             )
+        else:
+            order.save(update_fields=["updated_at"])  # a partial shipment is a change a storefront syncs
+        order_shipment_emit(
+            order=order,
+            carrier=package.carrier,
+            tracking_number=package.tracking_number,
+            release=release.number,
+            items=[{"sku": items[item_id].sku, "quantity": q} for item_id, q in sorted(quantities.items())],
+            complete=order.status == OrderStatus.SHIPPED,
+        )
         notify(
             "order_shipped",
             order_id=order.pk,

@@ -111,6 +111,9 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     idempotency_key = models.CharField(max_length=255, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
+    placement_response = models.JSONField(
+        null=True, blank=True, editable=False, help_text="The placement's answer, replayed to a keyed retry."
+    )
 
     placed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     approved_at = models.DateTimeField(null=True, blank=True)
@@ -126,7 +129,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["status", "placed_at"], name="order_status_placed")]
+        indexes = [
+            models.Index(fields=["status", "placed_at"], name="order_status_placed"),
+            models.Index(fields=["customer", "updated_at"], name="order_customer_updated"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["customer", "idempotency_key"],

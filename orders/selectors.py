@@ -15,10 +15,13 @@ def order_detail_queryset() -> QuerySet[Order]:
     )
 
 
-def orders_for_customer(*, customer, status: str | None = None) -> QuerySet[Order]:
+def orders_for_customer(*, customer, status: str | None = None, updated_since=None) -> QuerySet[Order]:
+    """The customer's orders, newest first; changed since a time, oldest change first (for syncing)."""
     queryset = order_detail_queryset().filter(customer=customer).order_by("-created_at", "-pk")
     if status:
         queryset = queryset.filter(status=status)
+    if updated_since is not None:
+        queryset = queryset.filter(updated_at__gte=updated_since).order_by("updated_at", "pk")
     return queryset
 
 

@@ -18,7 +18,8 @@ from django.utils import timezone
 from django_q.models import Failure, OrmQ, Success
 
 from commerce.errors import NothingToPick
-from commerce.models import JobItemFailure, JobRun
+from commerce.models import JobItemFailure, JobRun, Store
+from commerce.webhooks.models import WebhookEndpoint
 from fulfillment.batches import pick_batch_create
 from fulfillment.documents import document_print
 from fulfillment.models import Document, FulfillmentCenter, PickBatch
@@ -48,6 +49,9 @@ def hundred_orders() -> Order:
     """A day of a demo store: 100 orders in every stage, with what jobs and staff leave behind; one rich order."""
     call_command("seed_demo", stdout=StringIO())
     call_command("setup_schedules", stdout=StringIO())
+    # A storefront listening: every order's status changes are webhook deliveries in the log.
+    WebhookEndpoint.objects.create(store=Store.objects.get(code="demo"), url="https://shop.example/hooks",
+                                   event_types=["order.status_changed", "order.shipped"])  # fmt: skip
     orders = [place("alice", ("DEMO-TSHIRT", 1), ("DEMO-CAP", 1)) for _ in range(45)]
     orders += [place("dave", ("DEMO-STICKERS", 2), token="tok_review") for _ in range(20)]
     orders += [place("bob", ("DEMO-HOODIE", 1, "ACME-TA-1"), ("DEMO-TSHIRT", 1, "ACME-TA-1")) for _ in range(20)]

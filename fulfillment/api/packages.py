@@ -8,6 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from commerce.api.fields import MoneyField, TextField
 from commerce.api.permissions import staff_with
 from commerce.models import MONEY
 from fulfillment.models import Package, Release, WeightUnit
@@ -21,10 +22,14 @@ class PackageItemRequestSerializer(serializers.Serializer):
 
 class PackageCreateSerializer(serializers.Serializer):
     items = PackageItemRequestSerializer(
-        many=True, required=False, allow_empty=False, help_text="Leave out to pack everything not packed yet."
+        many=True,
+        required=False,
+        allow_empty=False,
+        min_length=1,
+        help_text="Leave out to pack everything not packed yet.",
     )
-    carrier = serializers.CharField(max_length=64)
-    tracking_number = serializers.CharField(max_length=64)
+    carrier = TextField(max_length=64)
+    tracking_number = TextField(max_length=64)
     weight = serializers.DecimalField(
         max_digits=10, decimal_places=3, min_value=Decimal("0.001"), required=False, allow_null=True
     )
@@ -48,7 +53,7 @@ class PackageSerializer(serializers.Serializer):
     tracking_number = serializers.CharField()
     weight = serializers.DecimalField(max_digits=10, decimal_places=3, allow_null=True)
     weight_unit = serializers.CharField()
-    shipping_cost = serializers.DecimalField(**MONEY, allow_null=True)
+    shipping_cost = MoneyField(allow_null=True)
     currency = serializers.CharField(source="currency_id", allow_null=True)
     items = PackageItemSerializer(many=True)
     created_at = serializers.DateTimeField()

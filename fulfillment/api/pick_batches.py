@@ -11,14 +11,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from commerce.api.exceptions import error_body
+from commerce.api.fields import KeyRelatedField
 from commerce.api.permissions import staff_with
+from commerce.api.schema import ErrorResponseSerializer
 from fulfillment.batches import pick_batch_create
 from fulfillment.documents import DocumentNotReady, document_print
 from fulfillment.models import Document, FulfillmentCenter, PickBatch, Release
 
 
 class PickBatchCreateSerializer(serializers.Serializer):
-    fulfillment_center = serializers.SlugRelatedField(
+    fulfillment_center = KeyRelatedField(
         slug_field="code", queryset=FulfillmentCenter.objects.filter(active=True), help_text="Fulfillment center code."
     )
 
@@ -135,7 +137,9 @@ class PickBatchDocumentView(APIView):
     @extend_schema(
         responses={
             (200, "application/pdf"): OpenApiTypes.BINARY,
-            202: OpenApiResponse(description="Still rendering: the error body with retry_after_seconds."),
+            202: OpenApiResponse(
+                ErrorResponseSerializer, description="Still rendering: the error body with retry_after_seconds."
+            ),
         }
     )
     def get(self, request, pk: int):

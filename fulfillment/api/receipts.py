@@ -5,6 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from commerce.api.fields import KeyRelatedField
 from commerce.api.permissions import staff_with
 from commerce.models import Product
 from fulfillment.models import FulfillmentCenter
@@ -12,10 +13,10 @@ from fulfillment.services import inventory_receive
 
 
 class ReceiptRequestSerializer(serializers.Serializer):
-    fulfillment_center = serializers.SlugRelatedField(
+    fulfillment_center = KeyRelatedField(
         slug_field="code", queryset=FulfillmentCenter.objects.all(), help_text="Fulfillment center code."
     )
-    sku = serializers.SlugRelatedField(slug_field="sku", queryset=Product.objects.all(), source="product")
+    sku = KeyRelatedField(slug_field="sku", queryset=Product.objects.all(), source="product")
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
 
 

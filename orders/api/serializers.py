@@ -1,13 +1,12 @@
 """The order contract of DESIGN section 11: placement input, order output."""
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from commerce.api.fields import MoneyField, TextField
 from commerce.models import Currency, Customer, Product, ShipMode
-from commerce.money import quantize_money
-from orders.models import Order
+from orders.models import InventoryStatus, Order, OrderStatus
 from orders.services import AddressInput, ItemInput
 from spending_limits.models import TradingAgreement
 
@@ -15,19 +14,15 @@ MAX_ITEMS = 100
 MAX_QUANTITY = 10_000
 
 
-def money(value, currency) -> str:
-    return str(quantize_money(value, currency))
-
-
 class PlaceItemSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
+    sku = TextField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
-    trading_agreement = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    trading_agreement = TextField(max_length=32, required=False, allow_blank=True)
 
 
 class PaymentInputSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=[])
-    token = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    token = TextField(max_length=128, required=False, allow_blank=True)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,26 +36,26 @@ class PaymentInputSerializer(serializers.Serializer):
 
 
 class AddressSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=128)
-    line1 = serializers.CharField(max_length=200)
-    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    city = serializers.CharField(max_length=100)
-    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    postal_code = serializers.CharField(max_length=20)
+    name = TextField(max_length=128)
+    line1 = TextField(max_length=200)
+    line2 = TextField(max_length=200, required=False, allow_blank=True)
+    city = TextField(max_length=100)
+    region = TextField(max_length=100, required=False, allow_blank=True)
+    postal_code = TextField(max_length=20)
     country = serializers.RegexField(
         r"^[A-Za-z]{2}$", error_messages={"invalid": "Use the two-letter ISO country code, e.g. US."}
     )
 
 
 class PlaceOrderSerializer(serializers.Serializer):
-    items = PlaceItemSerializer(many=True, allow_empty=False, max_length=MAX_ITEMS)
+    items = PlaceItemSerializer(many=True, allow_empty=False, min_length=1, max_length=MAX_ITEMS)
     payment = PaymentInputSerializer()
     shipping_address = AddressSerializer()
     ship_mode = serializers.ChoiceField(choices=ShipMode.choices, required=False)
-    purchase_order_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    currency = serializers.CharField(max_length=3, required=False)
-    shipping_note = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    coupon = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    purchase_order_number = TextField(max_length=64, required=False, allow_blank=True)
+    currency = TextField(max_length=3, required=False)
+    shipping_note = TextField(max_length=500, required=False, allow_blank=True)
+    coupon = TextField(max_length=32, required=False, allow_blank=True)
 
     def validate_currency(self, value: str) -> str:
         code = value.upper()
@@ -107,7 +102,7 @@ class PlaceOrderSerializer(serializers.Serializer):
 class CustomerNumberSerializer(serializers.Serializer):
     """The customer a staff user places an order for, by customer number."""
 
-    customer = serializers.CharField(max_length=16)
+    customer = TextField(max_length=16)
 
     def validate_customer(self, value: str):
         customer = Customer.objects.select_related("user", "organization").filter(number=value.strip()).first()
@@ -117,7 +112,7 @@ class CustomerNumberSerializer(serializers.Serializer):
 
 
 class PlaceOrderOnBehalfSerializer(PlaceOrderSerializer):
-    customer = serializers.CharField(max_length=16, help_text="The customer number of the customer served.")
+    customer = TextField(max_length=16, help_text="The customer number of the customer served.")
 
 
 class ItemSerializer(serializers.Serializer):
@@ -125,39 +120,31 @@ class ItemSerializer(serializers.Serializer):
     sku = serializers.CharField()
     name = serializers.CharField()
     quantity = serializers.IntegerField()
-    unit_price = serializers.SerializerMethodField()
-    status = serializers.CharField()
-    inventory_status = serializers.CharField()
+    unit_price = MoneyField(currency="order.currency")
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
+    inventory_status = serializers.ChoiceField(choices=InventoryStatus.choices)
     estimated_available_at = serializers.DateField(allow_null=True)
     trading_agreement = serializers.SerializerMethodField()
-    adjustment = serializers.SerializerMethodField()
+    adjustment = MoneyField(currency="order.currency")
 
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_adjustment(self, item) -> str:
-        return money(item.adjustment, item.order.currency)
-
-    @extend_schema_field(OpenApiTypes.STR)
-    def get_unit_price(self, item) -> str:
-        return money(item.unit_price, item.order.currency)
-
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_trading_agreement(self, item) -> str | None:
         return item.trading_agreement.number if item.trading_agreement_id else None
 
 
 class TotalsSerializer(serializers.Serializer):
-    product = serializers.CharField()
-    tax = serializers.CharField()
-    shipping = serializers.CharField()
-    shipping_tax = serializers.CharField()
-    adjustment = serializers.CharField()
-    grand_total = serializers.CharField()
+    product = MoneyField(source="product_total")
+    tax = MoneyField(source="tax_total")
+    shipping = MoneyField(source="shipping_total")
+    shipping_tax = MoneyField(source="shipping_tax_total")
+    adjustment = MoneyField(source="adjustment_total")
+    grand_total = MoneyField()
 
 
 class PaymentSummarySerializer(serializers.Serializer):
     method = serializers.CharField()
     status = serializers.CharField()
-    approved_amount = serializers.CharField(allow_null=True)
+    approved_amount = MoneyField(currency="order.currency", allow_null=True)
 
 
 class ShipmentSerializer(serializers.Serializer):
@@ -168,8 +155,8 @@ class ShipmentSerializer(serializers.Serializer):
 
 
 class EventSerializer(serializers.Serializer):
-    from_status = serializers.CharField()
-    to_status = serializers.CharField()
+    from_status = serializers.ChoiceField(choices=OrderStatus.choices, allow_blank=True)
+    to_status = serializers.ChoiceField(choices=OrderStatus.choices, allow_blank=True)
     message = serializers.CharField()
     reason = serializers.CharField()
     actor = serializers.CharField(source="actor_name")
@@ -178,44 +165,31 @@ class EventSerializer(serializers.Serializer):
 
 class OrderSerializer(serializers.Serializer):
     number = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=OrderStatus.choices)
     status_display = serializers.CharField(source="get_status_display")
     currency = serializers.CharField(source="currency_id")
     ship_mode = serializers.CharField()
     purchase_order_number = serializers.CharField()
-    totals = serializers.SerializerMethodField()
     coupon = serializers.CharField(source="coupon_code")
+    totals = serializers.SerializerMethodField()
     items = ItemSerializer(many=True)
     payment = serializers.SerializerMethodField()
     shipments = serializers.SerializerMethodField()
     shipping_address = serializers.SerializerMethodField()
     placed_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
     events = EventSerializer(many=True)
 
     @extend_schema_field(TotalsSerializer)
     def get_totals(self, order: Order) -> dict:
-        currency = order.currency
-        return {
-            "product": money(order.product_total, currency),
-            "tax": money(order.tax_total, currency),
-            "shipping": money(order.shipping_total, currency),
-            "shipping_tax": money(order.shipping_tax_total, currency),
-            "adjustment": money(order.adjustment_total, currency),
-            "grand_total": money(order.grand_total, currency),
-        }
+        return TotalsSerializer(order).data
 
     @extend_schema_field(PaymentSummarySerializer(allow_null=True))
     def get_payment(self, order: Order) -> dict | None:
         payments = sorted(order.payments.all(), key=lambda p: p.pk)
         if not payments:
             return None
-        payment = payments[-1]
-        approved = payment.approved_amount
-        return {
-            "method": payment.method,
-            "status": payment.status,
-            "approved_amount": money(approved, order.currency) if approved is not None else None,
-        }
+        return PaymentSummarySerializer(payments[-1]).data
 
     @extend_schema_field(ShipmentSerializer(many=True))
     def get_shipments(self, order: Order) -> list[dict]:
@@ -237,8 +211,8 @@ class OrderSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    reason = TextField(max_length=1000, required=False, allow_blank=True, default="")
 
 
 class RequiredReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=1000)
+    reason = TextField(max_length=1000)

@@ -4,7 +4,9 @@ from typing import Any
 
 from commerce.money import quantize_money
 from commerce.notifications import notify
-from orders.events import actor_fields, order_event_record
+from commerce.webhooks.events import emit
+from commerce.webhooks.models import EventType
+from orders.events import actor_fields, order_event_record, order_store
 from orders.models import OrderEvent
 from orders.returns.models import ReturnEvent, ReturnRequest
 
@@ -32,7 +34,7 @@ def return_event_record(
         actor_name=actor_name,
         extra={"return": return_request.number, **(extra or {})},
     )
-    return ReturnEvent.objects.create(
+    event = ReturnEvent.objects.create(
         return_request=return_request,
         from_status=from_status,
         to_status=to_status,
@@ -41,6 +43,23 @@ def return_event_record(
         extra=extra or {},
         **actor,
     )
+    order = return_request.order
+    emit(
+        EventType.RETURN_UPDATED,
+        order_store(order),
+        {
+            "return": return_request.number,
+            "order": order.number,
+            "status": return_request.status,
+            "from_status": from_status,
+            "to_status": to_status,
+            "message": event.message,
+            "credit_total": str(quantize_money(return_request.credit_total, order.currency_id)),
+            "currency": order.currency_id,
+            "changed_at": event.created_at.isoformat(),
+        },
+    )
+    return event
 
 
 def return_notify(kind: str, return_request: ReturnRequest, **context: Any) -> None:

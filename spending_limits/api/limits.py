@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from commerce.api.fields import MoneyField
 from spending_limits.selectors import KIND_PURCHASE_ORDER, KIND_TRADING_AGREEMENT, organization_spending_limits
 
 
@@ -13,12 +14,8 @@ class SpendingLimitSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text=f"{KIND_TRADING_AGREEMENT} or {KIND_PURCHASE_ORDER}.")
     type = serializers.CharField(help_text="right_to_buy for an agreement; blanket, limited or single_use for a PO.")
     currency = serializers.CharField()
-    limit = serializers.DecimalField(
-        max_digits=None, decimal_places=None, allow_null=True, help_text="Null when unlimited."
-    )
-    remaining = serializers.DecimalField(
-        max_digits=None, decimal_places=None, allow_null=True, help_text="Limit - purchases + refunds."
-    )
+    limit = MoneyField(allow_null=True, help_text="Null when unlimited.")
+    remaining = MoneyField(allow_null=True, help_text="Limit - purchases + refunds.")
     state = serializers.CharField()
     usable = serializers.BooleanField(help_text="Whether a new order can be placed against it now.")
 

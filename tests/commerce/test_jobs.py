@@ -287,9 +287,10 @@ class TestCrashAndDryRun:
         assert (run.processed, run.skipped) == (3, 3)
 
 
-# Fixed: run insert, count, final update, forgetting resolved failures. Per chunk: ids, known failures,
-# counters. Per order, the sample process: savepoint, locking select, update, event insert, release.
-FIXED_QUERIES = 4
+# Fixed: run insert, count, final update, forgetting resolved failures, and the store's webhook
+# subscriptions (read once, then cached). Per chunk: ids, known failures, counters. Per order, the sample
+# process: savepoint, locking select, update, event insert, release.
+FIXED_QUERIES = 5
 PER_CHUNK = 3
 PER_ORDER = 5
 

@@ -46,6 +46,10 @@ class Shop:
 
 @pytest.fixture
 def shop(db) -> Shop:
+    return make_shop()
+
+
+def make_shop() -> Shop:
     """A default store with tax and shipping, two centers and three products in stock at both."""
     store = StoreFactory(is_default=True)
     east = FulfillmentCenterFactory(code="EAST", priority=1)

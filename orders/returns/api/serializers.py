@@ -1,10 +1,11 @@
 """The return contract of DESIGN section 17: request input, staff decisions, the RMA output."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from commerce.money import quantize_money
+from commerce.api.fields import KeyRelatedField, MoneyField, TextField
 from fulfillment.models import FulfillmentCenter
-from orders.returns.models import Disposition, ReturnReason, ReturnRequest
+from orders.returns.models import Disposition, ReturnItemStatus, ReturnReason, ReturnRequest, ReturnStatus
 from orders.returns.services import ApprovalOverride, ReceiptLineInput, ReturnLineInput
 
 MAX_LINES = 100
@@ -19,22 +20,22 @@ def _unique_skus(lines):
 
 
 class ReturnLineSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
+    sku = TextField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     reason = serializers.ChoiceField(choices=ReturnReason.choices)
 
 
 class ReturnCreateSerializer(serializers.Serializer):
-    items = ReturnLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
-    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    items = ReturnLineSerializer(many=True, allow_empty=False, min_length=1, max_length=MAX_LINES)
+    comment = TextField(max_length=2000, required=False, allow_blank=True, default="")
 
     def validate_items(self, lines):
         return [ReturnLineInput(**line) for line in _unique_skus(lines)]
 
 
 class ReturnUpdateSerializer(serializers.Serializer):
-    items = ReturnLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES, required=False)
-    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    items = ReturnLineSerializer(many=True, allow_empty=False, min_length=1, max_length=MAX_LINES, required=False)
+    comment = TextField(max_length=2000, required=False, allow_blank=True)
 
     def validate_items(self, lines):
         return [ReturnLineInput(**line) for line in _unique_skus(lines)]
@@ -46,25 +47,25 @@ class ReturnUpdateSerializer(serializers.Serializer):
 
 
 class ApprovalItemSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
+    sku = TextField(max_length=64)
     approve = serializers.BooleanField(default=True)
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    reason = TextField(max_length=1000, required=False, allow_blank=True, default="")
     receipt_required = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
 class ApproveSerializer(serializers.Serializer):
     items = ApprovalItemSerializer(many=True, required=False, default=list, max_length=MAX_LINES)
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+    reason = TextField(max_length=1000, required=False, allow_blank=True, default="")
 
     def validate_items(self, lines):
         return [ApprovalOverride(**line) for line in _unique_skus(lines)]
 
 
 class ReceiptLineSerializer(serializers.Serializer):
-    sku = serializers.CharField(max_length=64)
+    sku = TextField(max_length=64)
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
     disposition = serializers.ChoiceField(choices=Disposition.choices)
-    fulfillment_center = serializers.SlugRelatedField(
+    fulfillment_center = KeyRelatedField(
         slug_field="code", queryset=FulfillmentCenter.objects.all(), required=False, allow_null=True, default=None
     )
 
@@ -75,7 +76,7 @@ class ReceiptLineSerializer(serializers.Serializer):
 
 
 class ReceiveSerializer(serializers.Serializer):
-    items = ReceiptLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    items = ReceiptLineSerializer(many=True, allow_empty=False, min_length=1, max_length=MAX_LINES)
 
     def validate_items(self, lines):
         return [ReceiptLineInput(**line) for line in _unique_skus(lines)]
@@ -84,22 +85,19 @@ class ReceiveSerializer(serializers.Serializer):
 class ReturnItemOutSerializer(serializers.Serializer):
     sku = serializers.CharField(source="order_item.sku")
     quantity = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=ReturnItemStatus.choices)
     status_display = serializers.CharField(source="get_status_display")
-    reason = serializers.CharField()
+    reason = serializers.ChoiceField(choices=ReturnReason.choices)
     deny_reasons = serializers.ListField(child=serializers.CharField())
     receipt_required = serializers.BooleanField()
     received_quantity = serializers.IntegerField(source="quantity_received")
     disposition = serializers.CharField()
-    credit_amount = serializers.SerializerMethodField()
-
-    def get_credit_amount(self, item) -> str:
-        return str(quantize_money(item.credit_amount, item.return_request.order.currency))
+    credit_amount = MoneyField(currency="return_request.order.currency")
 
 
 class ReturnEventSerializer(serializers.Serializer):
-    from_status = serializers.CharField()
-    to_status = serializers.CharField()
+    from_status = serializers.ChoiceField(choices=ReturnStatus.choices, allow_blank=True)
+    to_status = serializers.ChoiceField(choices=ReturnStatus.choices, allow_blank=True)
     message = serializers.CharField()
     reason = serializers.CharField()
     actor = serializers.CharField(source="actor_name")
@@ -109,33 +107,22 @@ class ReturnEventSerializer(serializers.Serializer):
 class ReturnSerializer(serializers.Serializer):
     number = serializers.CharField()
     order = serializers.CharField(source="order.number")
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=ReturnStatus.choices)
     status_display = serializers.CharField(source="get_status_display")
     comment = serializers.CharField()
     items = serializers.SerializerMethodField()
-    credit_total = serializers.SerializerMethodField()
-    refunded_amount = serializers.SerializerMethodField()
-    deposit_reduction = serializers.SerializerMethodField()
+    credit_total = MoneyField(currency="order.currency")
+    refunded_amount = MoneyField(currency="order.currency")
+    deposit_reduction = MoneyField(currency="order.currency")
     currency = serializers.CharField(source="order.currency_id")
     created_at = serializers.DateTimeField()
     received_at = serializers.DateTimeField(allow_null=True)
     credited_at = serializers.DateTimeField(allow_null=True)
     events = ReturnEventSerializer(many=True)
 
+    @extend_schema_field(ReturnItemOutSerializer(many=True))
     def get_items(self, rma: ReturnRequest) -> list[dict]:
         items = list(rma.items.all())
         for item in items:
             item.return_request = rma
         return ReturnItemOutSerializer(items, many=True).data
-
-    def _money(self, rma: ReturnRequest, amount) -> str:
-        return str(quantize_money(amount, rma.order.currency))
-
-    def get_credit_total(self, rma: ReturnRequest) -> str:
-        return self._money(rma, rma.credit_total)
-
-    def get_refunded_amount(self, rma: ReturnRequest) -> str:
-        return self._money(rma, rma.refunded_amount)
-
-    def get_deposit_reduction(self, rma: ReturnRequest) -> str:
-        return self._money(rma, rma.deposit_reduction)

@@ -47,6 +47,8 @@ class OrderReturnCreateView(APIView):
 
 
 class ReturnListView(APIView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=ReturnStatus.values, required=False)],
         responses=ReturnSerializer(many=True),
@@ -57,7 +59,7 @@ class ReturnListView(APIView):
             raise ValidationFailed(
                 f"status: must be one of {', '.join(ReturnStatus.values)}.", details={"status": ["Unknown status."]}
             )
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(
             selectors.returns_for_customer(customer=customer_of(request), status=wanted), request, view=self
         )
