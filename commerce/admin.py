@@ -20,7 +20,7 @@ from orders.models import Order
 
 @admin.register(Store)
 class StoreAdmin(ModelAdmin):
-    list_display = ["code", "name", "currency", "is_default", "partial_release", "batch_size"]
+    list_display = ["code", "name", "currency", "paper_size", "is_default", "partial_release", "batch_size"]
 
 
 @admin.register(Currency)

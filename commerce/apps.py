@@ -13,7 +13,10 @@ class CommerceConfig(AppConfig):
     verbose_name = "Commerce"
 
     def ready(self) -> None:
-        from commerce import converters  # noqa: F401  (registers the ``key`` path converter)
+        from commerce import (
+            converters,  # noqa: F401  (registers the ``key`` path converter)
+            lockout,  # noqa: F401  (records and logs login lockouts)
+        )
         from commerce.api import schema  # noqa: F401  (registers the ``Token`` security scheme)
 
         # After every app's permissions are created (post_migrate runs per app, in INSTALLED_APPS order),

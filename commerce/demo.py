@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from commerce import roles
-from commerce.models import Currency, Customer, ExchangeRate, Organization, Product, Store
+from commerce.models import Currency, Customer, ExchangeRate, Organization, PaperSize, Product, Store
 from fulfillment.models import ExpectedReceipt, ExpectedReceiptLine, FulfillmentCenter, Stock
 from spending_limits.models import PurchaseOrder, TradingAgreement
 
@@ -84,6 +84,8 @@ def seed_demo() -> SeedResult:
             "shipping_charges": {"STANDARD": "5.00", "EXPRESS": "15.00", "OVERNIGHT": "30.00"},
             "shipping_taxable": True,
             "packing_slip_note": "Thank you for your order! Returns accepted within 30 days.",
+            # A US store prints on US Letter.
+            "paper_size": PaperSize.LETTER,
         },
     )
     result.note("store Demo Store", created)

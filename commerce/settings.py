@@ -1,7 +1,9 @@
 """Django settings, read from the environment.
 
-Development: ``DEBUG=1`` and nothing else. Production: ``SECRET_KEY``, ``DATABASE_URL``,
-``ALLOWED_HOSTS`` and, for several machines, ``Q_BROKER_URL`` (Redis).
+Development: ``DEBUG=1`` and nothing else, or the ``.env`` file ``scripts/run`` writes beside
+``manage.py`` (read here, so every management command runs without extra environment). Production:
+``SECRET_KEY``, ``DATABASE_URL``, ``ALLOWED_HOSTS`` and, for several machines, ``Q_BROKER_URL`` and
+``CACHE_URL`` (Redis); HTTPS settings from ``SECURE_SSL_REDIRECT`` and ``SECURE_HSTS_SECONDS``.
 """
 
 import os
@@ -12,6 +14,24 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def load_env_file(path: Path) -> None:
+    """Read ``NAME=value`` lines into the environment; variables already set win over the file."""
+    if not path.is_file():
+        return
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        os.environ.setdefault(name.strip(), value.strip().strip("'\""))
+
+
+# ENV_FILE names another file, or none with an empty value (the test suite).
+_env_file = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if _env_file:
+    load_env_file(Path(_env_file))
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -48,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "axes",
     "commerce",
     "commerce.webhooks",
     "fulfillment",
@@ -58,6 +79,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's styles) straight from STATIC_ROOT under gunicorn, with DEBUG off.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "commerce.middleware.RefuseNulBytesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -65,6 +88,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a login that was locked out.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out user or address before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "commerce.urls"
@@ -96,8 +127,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side binding lets psycopg prepare repeated statements (not behind a transaction-pooling proxy).
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool("DB_SERVER_SIDE_BINDING")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads (web server, worker) share the file: wait for the lock instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The web server and the worker write the same file. WAL lets readers go on beside the one writer;
+    # IMMEDIATE takes the write lock when a transaction begins, so a transaction never has to upgrade a
+    # read lock (which fails at once with "database is locked"); the timeout (seconds) waits for the lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": int(os.environ.get("SQLITE_TIMEOUT", "30")),
+        }
+    )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -115,7 +154,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
@@ -135,6 +174,32 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
+# HTTPS: off unless the environment turns it on (behind a TLS proxy: SECURE_SSL_REDIRECT=1 and
+# SECURE_HSTS_SECONDS=31536000 once every host of the domain answers HTTPS).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT")
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS")
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD")
+
+# The staff login: django-axes locks out a user name or an address after AXES_FAILURE_LIMIT failures
+# in a row, for AXES_COOLOFF_MINUTES. Its counts live in the shared cache when there is one (CACHE_URL at
+# Redis, production), else in the database, which every process also shares. The lockout page says how
+# long is left (commerce.lockout).
+AXES_HANDLER = os.environ.get(
+    "AXES_HANDLER",
+    "axes.handlers.cache.AxesCacheHandler"
+    if os.environ.get("CACHE_URL")
+    else "axes.handlers.database.AxesDatabaseHandler",
+)
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "commerce.lockout.lockout_response"
+AXES_VERBOSE = False
+# Attempts are no daily work: the admin leaves them out (AXES_HANDLER's records stay in place).
+AXES_ENABLE_ADMIN = False
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

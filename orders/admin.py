@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django_fsm import can_proceed
@@ -27,7 +28,7 @@ from commerce.errors import ApplicationError
 from commerce.jobs import JobOutcome
 from fulfillment.admin import OrderReleaseInline
 from fulfillment.models import Allocation
-from orders import payment_lifecycle, services
+from orders import admin_views, payment_lifecycle, services
 from orders.exceptions import EXCEPTION_TITLES, exception_counts, exceptions_queue
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus, Promotion
 from orders.returns.admin import OrderReturnInline, return_queue_panel
@@ -191,11 +192,19 @@ def _allocation_source(allocation: Allocation) -> str:
 
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
-    fields = ["created_at", "kind", "from_status", "to_status", "actor_name", "message", "reason"]
+    fields = ["created_at", "kind", "from_status", "to_status", "actor_display", "message", "reason"]
     verbose_name_plural = "history"
 
     def get_queryset(self, request):
         return super().get_queryset(request).order_by("created_at", "pk")
+
+    @admin.display(description="by")
+    def actor_display(self, event: OrderEvent) -> str:
+        # A job or another part of the system acted without a user: say so, so it never reads as a person.
+        if event.actor_id is None:
+            return format_html('<span class="system-actor" title="Run by the system, not a person">⚙ job {}</span>',
+                               event.actor_name or "system")  # fmt: skip
+        return format_html('<span class="staff-actor">{}</span>', event.actor_name)
 
 
 # The list.
@@ -222,16 +231,18 @@ def _status_badge(code: str, label: str) -> str:
 
 @admin.register(Order)
 class OrderAdmin(ModelAdmin):
-    list_display = ["number", "placed_at", "status_badge", "customer_link", "organization", "total", "store"]
-    list_filter = ["status", ("placed_at", admin.DateFieldListFilter), "store", BuyerFilter,
-                   ("organization", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    list_display = ["number", "placed", "status_badge", "customer_link", "payment", "total"]
+    list_filter = ["status", admin_views.PlacedBetweenFilter, ("placed_at", admin.DateFieldListFilter), "store",
+                   BuyerFilter, ("organization", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
     list_select_related = ["store", "customer__user", "organization", "currency"]
-    search_fields = ["number", "customer__number", "customer__user__username", "customer__user__email", "items__sku"]
-    search_help_text = "Order number, customer number, user name or e-mail, or SKU."
+    search_fields = ["number", "customer__number", "customer__user__username", "customer__user__email",
+                     "customer__user__first_name", "customer__user__last_name", "items__sku",
+                     "releases__packages__tracking_number", "returns__number"]  # fmt: skip
+    search_help_text = "Order number, customer number, name or e-mail, SKU, tracking number or RMA number."
     date_hierarchy = "placed_at"
     list_per_page = 50
     actions = ["approve_selected", "reject_selected", "approve_payment_selected", "decline_payment_selected",
-               "release_selected", "cancel_selected"]  # fmt: skip
+               "release_selected", "cancel_selected", "export_csv_selected"]  # fmt: skip
     fieldsets = [
         (
             None,
@@ -302,15 +313,31 @@ class OrderAdmin(ModelAdmin):
     def status_badge(self, order: Order) -> str:
         return _status_badge(order.status, order.get_status_display())
 
-    @admin.display(description="customer", ordering="customer__number")
+    @admin.display(description="placed", ordering="placed_at")
+    def placed(self, order: Order) -> str:
+        if order.placed_at is None:
+            return "-"
+        return format_html('<span class="nowrap">{}</span>', f"{timezone.localtime(order.placed_at):%Y-%m-%d %H:%M}")
+
+    @admin.display(description="customer", ordering="customer__user__last_name")
     def customer_link(self, order: Order) -> str:
         url = reverse("admin:orders_order_changelist") + f"?customer__id__exact={order.customer_id}"
+        user = order.customer.user
+        organization = format_html(" · {}", order.organization.code) if order.organization_id else ""
         return format_html(
-            '<a href="{}" title="Orders of this customer">{} ({})</a>',
+            '<a href="{}" title="Orders of customer {}">{}</a>{}<br><span class="help customer-email">{}</span>',
             url,
             order.customer.number,
-            order.customer.user.get_username(),
+            user.get_full_name() or user.get_username(),
+            organization,
+            user.email,
         )
+
+    @admin.display(description="payment")
+    def payment(self, order: Order) -> str:
+        if not hasattr(order, "payment_status"):
+            return "-"
+        return admin_views.payment_label(order.payment_status)
 
     @admin.display(description="grand total", ordering="grand_total")
     def total(self, order: Order) -> str:
@@ -371,7 +398,8 @@ class OrderAdmin(ModelAdmin):
     # The order page: a header with the status and totals, and the buttons of the allowed transitions.
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("store", "customer__user", "organization", "currency")
+        queryset = super().get_queryset(request).select_related("store", "customer__user", "organization", "currency")
+        return admin_views.orders_with_payment_status(queryset)
 
     def available_actions(self, request, order: Order) -> list[dict]:
         return [
@@ -395,6 +423,13 @@ class OrderAdmin(ModelAdmin):
             path("<int:object_id>/action/<str:action_name>/", view(self.action_view), name="orders_order_action"),
             path("exceptions/", view(self.exceptions_view), name="orders_order_exceptions"),
             path("payment-review/", view(self.payment_review_view), name="orders_order_payment_review"),
+            path("search/", view(functools.partial(admin_views.search_view, self)), name="orders_order_search"),
+            path("totals/", view(functools.partial(admin_views.totals_view, self)), name="orders_order_totals"),
+            path(
+                "<int:object_id>/invoice.pdf",
+                view(functools.partial(admin_views.invoice_view, self)),
+                name="orders_order_invoice",
+            ),
             path("place-for-customer/", view(self.place_on_behalf_view), name="orders_order_place_on_behalf"),
         ] + super().get_urls()
 
@@ -514,6 +549,10 @@ class OrderAdmin(ModelAdmin):
     @admin.action(description="Cancel the selected orders", permissions=["cancel_order"])
     def cancel_selected(self, request, queryset):
         return self._run_bulk(request, queryset, "cancel")
+
+    @admin.action(description="Export the selected orders as CSV", permissions=["view"])
+    def export_csv_selected(self, request, queryset):
+        return admin_views.export_csv(queryset)
 
 
 # The dashboard on the admin index: orders per status, the queues, and the pages staff go to every day.

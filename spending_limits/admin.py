@@ -56,7 +56,11 @@ class LimitHolderAdmin(ModelAdmin):
     @admin.display(description="Remaining")
     def remaining(self, obj) -> str:
         remaining = holder_remaining(obj)
-        return "unlimited" if remaining is None else f"{remaining} {obj.currency_id}"
+        return "unlimited" if remaining is None else money(remaining, obj.currency)
+
+    @admin.display(description="limit", ordering="limit_amount")
+    def limit(self, obj) -> str:
+        return "unlimited" if obj.limit_amount is None else money(obj.limit_amount, obj.currency)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
@@ -73,8 +77,7 @@ class TradingAgreementAdmin(LimitHolderAdmin):
         "name",
         "organization",
         "state",
-        "currency",
-        "limit_amount",
+        "limit",
         "remaining",
         "requires_purchase_order",
         "valid_from",
@@ -87,12 +90,14 @@ class TradingAgreementAdmin(LimitHolderAdmin):
 
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(LimitHolderAdmin):
-    list_display = ["number", "organization", "type", "state", "currency", "limit_amount", "remaining", "created_at"]
+    list_display = ["number", "organization", "type", "state", "limit", "remaining", "created_at"]
     list_filter = ["type", "state", "currency"]
     inlines = [PurchaseOrderPurchaseInline, PurchaseOrderRefundInline]
 
 
 class LedgerAdmin(ReadOnlyAdmin):
+    """A ledger's rows: amounts in their currency's minor unit, each linked to its order."""
+
     date_hierarchy = "created_at"
     list_filter = ["currency"]
     list_per_page = 100
@@ -107,31 +112,53 @@ class LedgerAdmin(ReadOnlyAdmin):
         return [f"{self.holder_field}__number", "order__number", "order_item__sku"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
+        return ["order_link", "amount_display", "order_amount_display"] + [
+            field.name for field in self.model._meta.fields
+        ]
+
+    def get_fields(self, request, obj=None):
+        hidden = {"order", "amount", "currency", "order_amount", "order_currency"}
+        names = [field.name for field in self.model._meta.fields if field.name not in hidden and field.name != "id"]
+        return ["order_link", "amount_display", "order_amount_display", *names]
+
+    @admin.display(description="order", ordering="order__number")
+    def order_link(self, row) -> str:
+        return admin_link(row.order, row.order.number)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, row) -> str:
+        return money(row.amount, row.currency)
+
+    @admin.display(description="in order currency", ordering="order_amount")
+    def order_amount_display(self, row) -> str:
+        return money(row.order_amount, row.order_currency)
+
+
+LEDGER_COLUMNS = ["order_link", "order_item", "amount_display", "order_amount_display"]
 
 
 @admin.register(TradingAgreementPurchase)
 class TradingAgreementPurchaseAdmin(LedgerAdmin):
     holder_field = "trading_agreement"
-    list_columns = [*LEDGER_FIELDS, "created_at"]
+    list_columns = [*LEDGER_COLUMNS, "exchange_rate", "created_at"]
 
 
 @admin.register(TradingAgreementRefund)
 class TradingAgreementRefundAdmin(LedgerAdmin):
     holder_field = "trading_agreement"
-    list_columns = ["order", "order_item", "amount", "currency", "order_amount", "reason", "created_at"]
+    list_columns = [*LEDGER_COLUMNS, "reason", "created_at"]
 
 
 @admin.register(PurchaseOrderPurchase)
 class PurchaseOrderPurchaseAdmin(LedgerAdmin):
     holder_field = "purchase_order"
-    list_columns = ["order", "amount", "currency", "order_amount", "order_currency", "exchange_rate", "created_at"]
+    list_columns = [*LEDGER_COLUMNS, "exchange_rate", "created_at"]
 
 
 @admin.register(PurchaseOrderRefund)
 class PurchaseOrderRefundAdmin(LedgerAdmin):
     holder_field = "purchase_order"
-    list_columns = ["order", "order_item", "amount", "currency", "order_amount", "reason", "created_at"]
+    list_columns = [*LEDGER_COLUMNS, "reason", "created_at"]
 
 
 # The order page's view of the ledgers: what the order was charged and credited, per agreement or PO.

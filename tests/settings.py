@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+# A developer's .env (written by scripts/run) must not reach the tests or the processes they start.
+os.environ.setdefault("ENV_FILE", "")
 
 from commerce.settings import *  # noqa: F403
 from commerce.settings import Q_CLUSTER

@@ -88,3 +88,22 @@ def test_ledgers_are_read_only(admin_client, org):
     assert add.status_code == 403
     assert delete.status_code == 403
     assert TradingAgreementPurchase.objects.filter(pk=row.pk).exists()
+
+
+def test_ledger_rows_show_money_in_the_currency_minor_unit_and_link_their_order(admin_client, org):
+    agreement = TradingAgreementFactory(
+        organization=org, currency=CurrencyFactory(code="JPY", minor_units=0), limit_amount=Decimal("1000000")
+    )
+    order = b2b_order(org, [("1500", agreement)], currency="JPY")
+    spending_limits_charge(order=order)
+    row = TradingAgreementPurchase.objects.get()
+
+    listing = admin_client.get("/admin/spending_limits/tradingagreementpurchase/").content.decode()
+    page = admin_client.get(f"/admin/spending_limits/tradingagreementpurchase/{row.pk}/change/").content.decode()
+    agreements = admin_client.get("/admin/spending_limits/tradingagreement/").content.decode()
+
+    assert "1500 JPY" in listing
+    assert "1500.00000" not in listing
+    assert f'<a href="/admin/orders/order/{order.pk}/change/">{order.number}</a>' in listing
+    assert f'<a href="/admin/orders/order/{order.pk}/change/">{order.number}</a>' in page
+    assert "998500 JPY" in agreements  # remaining, no decimals
