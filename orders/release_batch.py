@@ -32,6 +32,7 @@ from django.utils import timezone
 from commerce.jobs import JobOutcome
 from commerce.retry import atomic_with_retry
 from fulfillment.models import Allocation, FulfillmentCenter, Release, ReleaseItem
+from orders.events import order_events_record_bulk
 from orders.models import InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
 
 S = OrderStatus
@@ -88,7 +89,7 @@ def orders_release_chunk(*, order_ids: list[int], actor_name: str = "release_to_
 
 @atomic_with_retry
 def _release_locked(order_ids: list[int], actor_name: str) -> dict[int, JobOutcome]:
-    fields = ("pk", "number", "status", *SNAPSHOT)
+    fields = ("pk", "number", "status", "store_id", *SNAPSHOT)
     orders = {
         row["pk"]: row
         for row in Order.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
@@ -183,12 +184,17 @@ def _release_locked(order_ids: list[int], actor_name: str) -> dict[int, JobOutco
 
     numbers: dict[int, list[str]] = defaultdict(list)
     events: list[OrderEvent] = []
+    # The events' orders as the status-change webhooks need them (number, store), without loading rows.
+    stubs = {
+        order_id: Order(pk=order_id, number=orders[order_id]["number"], store_id=orders[order_id]["store_id"])
+        for order_id in ready
+    }
     for release, items in lines:
         numbers[release.order_id].append(release.number)
         code = codes[release.fulfillment_center_id]
         events.append(
             OrderEvent(
-                order_id=release.order_id,
+                order=stubs[release.order_id],
                 kind=OrderEvent.Kind.FULFILLMENT,
                 message=f"Release {release.number} to {code}"[:255],
                 extra={"release": release.number, "fulfillment_center": code,
@@ -200,7 +206,7 @@ def _release_locked(order_ids: list[int], actor_name: str) -> dict[int, JobOutco
     for order_id in ready:
         events.append(
             OrderEvent(
-                order_id=order_id,
+                order=stubs[order_id],
                 kind=OrderEvent.Kind.STATUS,
                 from_status=S.AUTHORIZED,
                 to_status=S.RELEASED,
@@ -209,7 +215,7 @@ def _release_locked(order_ids: list[int], actor_name: str) -> dict[int, JobOutco
                 actor_name=actor_name,
             )
         )
-    OrderEvent.objects.bulk_create(events)
+    order_events_record_bulk(events)  # and the status-change webhooks, for stores that want them
     for order_id in ready:
         outcomes[order_id] = JobOutcome.SUCCEEDED
     return outcomes

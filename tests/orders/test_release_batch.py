@@ -98,8 +98,9 @@ def test_orders_that_need_the_gateway_or_a_partial_release_are_left_to_the_per_o
 
 def test_statements_per_chunk_do_not_grow_with_the_chunk(as_user):
     client = as_user("alice")
-    small = placed(client, BASKETS[:1])
+    warm, *small = placed(client, BASKETS[:1] * 2)
     large = placed(client, BASKETS * 2)
+    orders_release_chunk(order_ids=[warm.pk])  # the webhooks read the store's subscriptions once, cached
 
     with CaptureQueriesContext(connection) as one:
         orders_release_chunk(order_ids=[order.pk for order in small])
@@ -146,3 +147,27 @@ def test_the_job_releases_the_same_with_and_without_the_set_based_step(as_user):
     assert (run.processed, run.succeeded, run.failed) == (3, 3, 0)
     for alone, batched in zip(one_by_one, together, strict=True):
         assert shape(batched) == shape(alone)
+
+
+def test_both_paths_send_the_same_status_change_webhooks(as_user):
+    from commerce.models import Store
+    from commerce.webhooks.models import WebhookEndpoint, WebhookEvent
+
+    WebhookEndpoint.objects.create(
+        store=Store.objects.get(code="demo"), url="http://127.0.0.1:9/hook", event_types=["order.status_changed"]
+    )
+    client = as_user("alice")
+    one_by_one = placed(client, BASKETS[:2])
+    together = placed(client, BASKETS[:2])
+
+    for order in one_by_one:
+        services.order_release(order_id=order.pk)
+    orders_release_chunk(order_ids=[order.pk for order in together])
+
+    def sent(order):
+        rows = WebhookEvent.objects.filter(type="order.status_changed", data__order=order.number)
+        return sorted((row.data["from_status"], row.data["to_status"], row.data["actor"]) for row in rows)
+
+    for alone, batched in zip(one_by_one, together, strict=True):
+        assert ("C", "R", "release_to_fulfillment") in sent(alone)
+        assert sent(batched) == sent(alone)
