@@ -47,8 +47,13 @@ ORDERS_PER_RUN = 400
 LOOKUPS_PER_RUN = 2_000
 WARM_UP = 40
 TARGET_ORDERS = 100
-ADDRESS = {"name": "Bench Buyer", "line1": "12 Elm Street", "city": "Springfield", "postal_code": "62701",
-           "country": "US"}  # fmt: skip
+ADDRESS = {
+    "name": "Bench Buyer",
+    "line1": "12 Elm Street",
+    "city": "Springfield",
+    "postal_code": "62701",
+    "country": "US",
+}
 
 
 def free_port() -> int:
@@ -75,10 +80,23 @@ class Server:
         env.pop("DEBUG", None)
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
-            [str(gunicorn), "commerce.wsgi", "-w", "2", "-b", f"127.0.0.1:{self.port}",
-             "-c", str(ROOT / "bench" / "gunicorn_hooks.py"), "--graceful-timeout", "10"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                str(gunicorn),
+                "commerce.wsgi",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "-c",
+                str(ROOT / "bench" / "gunicorn_hooks.py"),
+                "--graceful-timeout",
+                "10",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait_ready(self, token: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -193,8 +211,11 @@ def run(only: str | None = None, runs: int = RUNS) -> list[Row]:
 
                 def place(rng):
                     items = [{"sku": sku, "quantity": rng.randint(1, 3)} for sku in rng.sample(skus, 3)]
-                    body = {"items": items, "payment": {"method": "card", "token": "tok_approve"},
-                            "shipping_address": ADDRESS}  # fmt: skip
+                    body = {
+                        "items": items,
+                        "payment": {"method": "card", "token": "tok_approve"},
+                        "shipping_address": ADDRESS,
+                    }
                     return "POST", "/api/v1/orders/", body
 
                 results["orders"] = measure(server.port, tokens, place, ORDERS_PER_RUN, runs, "place order")

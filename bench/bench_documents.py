@@ -79,9 +79,12 @@ def build_data() -> dict[int, int]:
     rng = random.Random(42)  # the same data on every run
     usd, _ = Currency.objects.get_or_create(code="USD", defaults={"name": "US dollar", "minor_units": 2})
     store = Store.objects.create(
-        code="bench", name="Benchmark Outfitters", currency=usd, address="Benchmark Outfitters\n1 Dock Street\nNewark",
+        code="bench",
+        name="Benchmark Outfitters",
+        currency=usd,
+        address="Benchmark Outfitters\n1 Dock Street\nNewark",
         packing_slip_note="Thank you for your order. Returns within 30 days.",
-    )  # fmt: skip
+    )
     center = FulfillmentCenter.objects.create(code="BENCH", name="Benchmark warehouse")
     products = Product.objects.bulk_create(
         Product(sku=f"BENCH-{n:04d}", name=f"Benchmark product number {n}", price="9.99", currency=usd)
@@ -99,19 +102,32 @@ def build_data() -> dict[int, int]:
         with transaction.atomic():
             user = user_model.objects.create(username=f"bench{n}", email=f"bench{n}@example.com")
             order = Order.objects.create(
-                store=store, customer=Customer.objects.create(user=user), currency=usd, status="C",
-                ship_mode=rng.choice(["STANDARD", "STANDARD", "EXPRESS"]), ship_to_name=f"Customer {n}",
-                ship_to_line1=f"{n} Market Street", ship_to_city="Springfield", ship_to_region="IL",
-                ship_to_postal_code=f"{62700 + n % 90}", ship_to_country="US",
+                store=store,
+                customer=Customer.objects.create(user=user),
+                currency=usd,
+                status="C",
+                ship_mode=rng.choice(["STANDARD", "STANDARD", "EXPRESS"]),
+                ship_to_name=f"Customer {n}",
+                ship_to_line1=f"{n} Market Street",
+                ship_to_city="Springfield",
+                ship_to_region="IL",
+                ship_to_postal_code=f"{62700 + n % 90}",
+                ship_to_country="US",
                 shipping_note="Leave at the back door." if n % 5 == 0 else "",
-            )  # fmt: skip
+            )
             items = []
             for product in rng.sample(products, rng.randint(1, 4)):
                 quantity = rng.randint(1, 3)
                 item = OrderItem.objects.create(
-                    order=order, product=product, sku=product.sku, name=product.name, quantity=quantity,
-                    unit_price=product.price, status="C", inventory_status=InventoryStatus.ALLOCATED,
-                )  # fmt: skip
+                    order=order,
+                    product=product,
+                    sku=product.sku,
+                    name=product.name,
+                    quantity=quantity,
+                    unit_price=product.price,
+                    status="C",
+                    inventory_status=InventoryStatus.ALLOCATED,
+                )
                 Allocation.objects.create(order_item=item, fulfillment_center=center, kind="stock", quantity=quantity)
                 stocks[product.pk].allocated += quantity
                 items.append(item)
@@ -159,9 +175,16 @@ def main() -> int:
                 first = statistics.median(r["first_seconds"] for r in runs)
                 label = f"{size} releases, {kind.replace('_', ' ')}"
                 timing = f"{seconds:.2f} s" + (" (median of 3)" if len(runs) > 1 else "")
-                rows.append((label, timing, f"{first:.2f} s", str(runs[0]["pages"]),
-                             f"{runs[0]['bytes'] / 1024:.0f} KiB",
-                             f"{max(r['peak_rss_mb'] for r in runs):.0f}"))  # fmt: skip
+                rows.append(
+                    (
+                        label,
+                        timing,
+                        f"{first:.2f} s",
+                        str(runs[0]["pages"]),
+                        f"{runs[0]['bytes'] / 1024:.0f} KiB",
+                        f"{max(r['peak_rss_mb'] for r in runs):.0f}",
+                    )
+                )
         widths = [max(len(row[i]) for row in rows) for i in range(6)]
         header = ("render", "time", "first in a fresh process", "pages", "size", "peak RSS MB")
         widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]

@@ -3,7 +3,9 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, admin_link, money
+from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, admin_link
+from commerce.admin_site import DashboardLink
+from commerce.jobs import item_labels
 from commerce.models import (
     REPEATED_FAILURE_THRESHOLD,
     Currency,
@@ -15,7 +17,6 @@ from commerce.models import (
     Product,
     Store,
 )
-from orders.models import Order
 
 
 @admin.register(Store)
@@ -35,41 +36,27 @@ class ExchangeRateAdmin(ModelAdmin):
 
 @admin.register(Organization)
 class OrganizationAdmin(ModelAdmin):
-    list_display = ["code", "name", "approval_threshold", "approval_currency", "credit_limit", "credit_currency",
-                    "credit_hold"]  # fmt: skip
+    """Buyer organizations; the payments app adds what their credit line has used and left."""
+
+    list_display = [
+        "code",
+        "name",
+        "approval_threshold",
+        "approval_currency",
+        "credit_limit",
+        "credit_currency",
+        "credit_hold",
+    ]
     list_filter = ["credit_hold"]
     filter_horizontal = ["approvers"]
-    readonly_fields = ["credit_used", "credit_left"]
-    fieldsets = [
-        (None, {"fields": ["code", "name"]}),
-        ("Order approval", {"fields": [("approval_threshold", "approval_currency"), "approvers"]}),
-        (
-            "Credit line (bill-me and purchase-order payments)",
-            {"fields": [("credit_limit", "credit_currency"), "credit_hold", ("credit_used", "credit_left")]},
-        ),
-    ]
+    credit_fields = [("credit_limit", "credit_currency"), "credit_hold"]
 
-    def _credit_line(self, organization):
-        from payments.credit_line import organization_credit_line
-
-        cached = getattr(organization, "_credit_line_cache", None)
-        if cached is None and organization.pk:
-            cached = organization._credit_line_cache = organization_credit_line(organization=organization)
-        return cached
-
-    @admin.display(description="credit used")
-    def credit_used(self, organization) -> str:
-        line = self._credit_line(organization)
-        if line is None or not line.currency:
-            return "-"
-        return money(line.used, line.currency)
-
-    @admin.display(description="credit left")
-    def credit_left(self, organization) -> str:
-        line = self._credit_line(organization)
-        if line is None or line.left is None:
-            return "no credit line"
-        return money(line.left, line.currency) + (" (on hold)" if line.on_hold else "")
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (None, {"fields": ["code", "name"]}),
+            ("Order approval", {"fields": [("approval_threshold", "approval_currency"), "approvers"]}),
+            ("Credit line (bill-me and purchase-order payments)", {"fields": self.credit_fields}),
+        ]
 
 
 @admin.register(Customer)
@@ -88,13 +75,38 @@ class ProductAdmin(ModelAdmin):
 
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
-    list_display = ["__str__", "name", "status", "started_at", "took", "processed", "succeeded", "failed",
-                    "skipped", "dry_run", "scope", "worker"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "name",
+        "status",
+        "started_at",
+        "took",
+        "processed",
+        "succeeded",
+        "failed",
+        "skipped",
+        "dry_run",
+        "scope",
+        "worker",
+    ]
     list_filter = ["name", "status", "dry_run", ("started_at", admin.DateFieldListFilter)]
     date_hierarchy = "started_at"
     search_fields = ["name", "worker"]
-    readonly_fields = ["name", "status", "dry_run", "scope", "worker", "started_at", "finished_at", "took",
-                       "processed", "succeeded", "failed", "skipped", "error_list"]  # fmt: skip
+    readonly_fields = [
+        "name",
+        "status",
+        "dry_run",
+        "scope",
+        "worker",
+        "started_at",
+        "finished_at",
+        "took",
+        "processed",
+        "succeeded",
+        "failed",
+        "skipped",
+        "error_list",
+    ]
     exclude = ["errors"]
 
     @admin.display(description="took")
@@ -108,32 +120,54 @@ class JobRunAdmin(ReadOnlyAdmin):
     def error_list(self, run: JobRun) -> str:
         if not run.errors:
             return "-"
-        numbers = dict(Order.objects.filter(pk__in=[entry["id"] for entry in run.errors]).values_list("pk", "number"))
+        labels = item_labels(run.item_type, [entry["id"] for entry in run.errors])
+        model = run.item_type.model_class() if run.item_type is not None else None
+        noun = model._meta.verbose_name if model is not None else "item"
         return format_html_join(
             mark_safe("<br>"),
-            "order {} (id {}): {}",
-            ((numbers.get(entry["id"], "?"), entry["id"], entry["error"]) for entry in run.errors),
+            "{} {} (id {}): {}",
+            ((noun, labels.get(entry["id"], "?"), entry["id"], entry["error"]) for entry in run.errors),
         )
 
 
 @admin.register(JobItemFailure)
 class JobItemFailureAdmin(ReadOnlyAdmin):
-    """Orders a job keeps failing on; delete a row to dismiss it once the order is dealt with."""
+    """Items (orders) a job keeps failing on; delete a row to dismiss it once the item is dealt with."""
 
     deletable = True
 
-    list_display = ["job_name", "order_link", "failures", "repeated", "short_error", "first_failed_at",
-                    "last_failed_at", "last_run"]  # fmt: skip
+    list_display = [
+        "job_name",
+        "item_link",
+        "failures",
+        "repeated",
+        "short_error",
+        "first_failed_at",
+        "last_failed_at",
+        "last_run",
+    ]
     list_filter = ["job_name", ("last_failed_at", admin.DateFieldListFilter)]
-    list_select_related = ["order", "last_run"]
-    search_fields = ["order__number", "last_error"]
-    readonly_fields = ["job_name", "order_link", "failures", "last_error", "last_run", "first_failed_at",
-                       "last_failed_at"]  # fmt: skip
-    exclude = ["order"]
+    list_select_related = ["content_type", "last_run"]
+    search_fields = ["item_label", "last_error"]
+    readonly_fields = [
+        "job_name",
+        "item_link",
+        "failures",
+        "last_error",
+        "last_run",
+        "first_failed_at",
+        "last_failed_at",
+    ]
+    exclude = ["content_type", "object_id", "item_label"]
 
-    @admin.display(description="order", ordering="order__number")
-    def order_link(self, failure: JobItemFailure) -> str:
-        return admin_link(failure.order, failure.order.number)
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("item")
+
+    @admin.display(description="item")
+    def item_link(self, failure: JobItemFailure) -> str:
+        if failure.item is None:
+            return f"{failure.content_type.name} {failure.item_label or failure.object_id} (gone)"
+        return admin_link(failure.item, str(failure.item))
 
     @admin.display(description=f"≥ {REPEATED_FAILURE_THRESHOLD} failures", boolean=True)
     def repeated(self, failure: JobItemFailure) -> bool:
@@ -142,3 +176,13 @@ class JobItemFailureAdmin(ReadOnlyAdmin):
     @admin.display(description="last error")
     def short_error(self, failure: JobItemFailure) -> str:
         return Truncator(failure.last_error).chars(100)
+
+
+admin.site.register_dashboard_links(
+    [
+        DashboardLink("Job runs", "admin:commerce_jobrun_changelist", "commerce.view_jobrun"),
+        DashboardLink("Failing job items", "admin:commerce_jobitemfailure_changelist", "commerce.view_jobitemfailure"),
+        DashboardLink("Job schedules", "admin:django_q_schedule_changelist", "django_q.view_schedule"),
+    ],
+    position=30,
+)

@@ -3,6 +3,7 @@ from django.db.models.signals import post_migrate
 
 
 def _sync_roles(sender, **kwargs) -> None:
+    # Imported when called: this module loads while the app registry fills, before the auth models can.
     from commerce.roles import sync_roles
 
     sync_roles()

@@ -1,4 +1,4 @@
-"""The demo data of DESIGN section 13: created once, left as it is on later runs."""
+"""The demo data: created once, left as it is on later runs."""
 
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,6 +12,10 @@ from django.utils import timezone
 from commerce import roles
 from commerce.models import Currency, Customer, ExchangeRate, Organization, PaperSize, Product, Store
 from fulfillment.models import ExpectedReceipt, ExpectedReceiptLine, FulfillmentCenter, Stock
+from orders import services
+from orders.demo import seed_promotions
+from orders.models import Order
+from payments.demo import seed_payment_policies
 from spending_limits.models import PurchaseOrder, TradingAgreement
 
 DEMO_PASSWORD = "demo-password"
@@ -136,9 +140,14 @@ def seed_demo() -> SeedResult:
 
     acme, created = Organization.objects.get_or_create(
         code="acme",
-        defaults={"name": "ACME", "approval_threshold": Decimal("5000.00"), "approval_currency": usd,
-                  "credit_limit": Decimal("50000.00"), "credit_currency": usd},
-    )  # fmt: skip
+        defaults={
+            "name": "ACME",
+            "approval_threshold": Decimal("5000.00"),
+            "approval_currency": usd,
+            "credit_limit": Decimal("50000.00"),
+            "credit_currency": usd,
+        },
+    )
     result.note("organization ACME", created)
 
     for username, first_name in [("alice", "Alice"), ("dave", "Dave")]:
@@ -162,9 +171,14 @@ def seed_demo() -> SeedResult:
     for number, currency, limit in [("ACME-TA-1", eur, Decimal("10000.00")), ("ACME-TA-JPY", jpy, Decimal("1000000"))]:
         _, created = TradingAgreement.objects.get_or_create(
             number=number,
-            defaults={"organization": acme, "name": f"ACME agreement {number}", "currency": currency,
-                      "limit_amount": limit, "requires_purchase_order": False},
-        )  # fmt: skip
+            defaults={
+                "organization": acme,
+                "name": f"ACME agreement {number}",
+                "currency": currency,
+                "limit_amount": limit,
+                "requires_purchase_order": False,
+            },
+        )
         result.note(f"trading agreement {number}", created)
     for number, po_type, limit in [
         ("ACME-PO-LIMITED", PurchaseOrder.Type.LIMITED, Decimal("2000.00")),
@@ -181,14 +195,8 @@ def seed_demo() -> SeedResult:
 
 
 def _seed_app_extras(store: Store) -> None:
-    """Demo settings that belong to other apps (accept policies, ...), when they exist."""
-    try:
-        from payments.demo import seed_payment_policies
-    except ImportError:
-        return
+    """Demo settings that belong to other apps (accept policies, ...)."""
     seed_payment_policies(store=store)
-    from orders.demo import seed_promotions
-
     seed_promotions(store=store)
 
 
@@ -206,7 +214,7 @@ LOGINS = [
 
 
 # sku quantities, payment method, token, trading agreement: a lively admin on first start. Only products
-# outside the demo-data contract, so the contract's stock figures stay as DESIGN section 13 says.
+# outside the demo-data contract, so the contract's stock figures stay as they are.
 DEMO_ORDERS = [
     ("alice", [("DEMO-HOODIE", 1), ("DEMO-CAP", 2)], "card", "tok_approve", ""),
     ("dave", [("DEMO-BACKPACK", 1)], "card", "tok_review", ""),
@@ -218,9 +226,6 @@ DEMO_ORDERS = [
 
 def seed_demo_orders() -> list[str]:
     """Place a few orders through the real services, once (nothing when any order exists)."""
-    from orders import services
-    from orders.models import Order
-
     if Order.objects.exists():
         return []
     placed = []

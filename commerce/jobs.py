@@ -1,6 +1,6 @@
-"""The job engine: walk the orders a job selects by state and process each in its own unit of work.
+"""The job engine: walk the items (orders) a job selects by state and process each in its own unit of work.
 
-A job is a ``JobSpec``: ``select`` returns a queryset of candidate order ids chosen by their state
+A job is a ``JobSpec``: ``select`` returns a queryset of candidate ids (orders' today) chosen by their state
 (never "since the last run"), in a stable order; ``process`` takes one id, does the work in its own
 transactions and returns a ``JobOutcome``. The process function locks its order with
 ``select_for_update(skip_locked=True)`` and answers ``skipped`` when another worker holds it or its state
@@ -12,6 +12,10 @@ per order stay flat, and rows that leave or join the candidate set while the run
 and keeps going when one order fails: the failure is logged with its traceback, recorded on the run and in
 ``JobItemFailure``, and the merchant hears about it once per run. Everything is committed per order, so a
 crash mid-run loses nothing and a rerun picks up what is left.
+
+The engine knows no app: apps register their jobs (``job_register``, from their ``AppConfig.ready``), and
+``run_scheduled_job``, the django-q2 task of every schedule, finds them by name. A failure record points
+at its item by content type and id, whatever the model the job's ``select`` walks.
 """
 
 import logging
@@ -25,6 +29,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
@@ -76,6 +81,32 @@ class JobSpec:
             raise ValueError(f"Job {self.name}: chunk_size must be at least 1.")
 
 
+# The jobs the apps registered, by name.
+REGISTRY: dict[str, JobSpec] = {}
+
+
+def job_register(spec: JobSpec) -> JobSpec:
+    """Make ``spec`` known by its name (to schedules and ``run_scheduled_job``); registering it again is a no-op."""
+    known = REGISTRY.setdefault(spec.name, spec)
+    if known is not spec:
+        raise ValueError(f"Another job is registered as {spec.name!r}.")
+    return spec
+
+
+def job_get(name: str) -> JobSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"No job {name!r}; the jobs are {', '.join(REGISTRY)}.") from None
+
+
+def run_scheduled_job(name: str, *, stores: list[str] | None = None, exclude_stores: list[str] | None = None) -> str:
+    """Run the job ``name`` (the django-q2 task of its schedule) and return its summary line."""
+    spec = job_get(name)
+    run = job_run(spec=spec, stores=stores, exclude_stores=exclude_stores or ())
+    return f"{name}: {run.summary}"
+
+
 def default_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -107,6 +138,7 @@ def job_run(
     )
     try:
         candidates = _scoped(spec, stores, exclude_stores)
+        run.item_type = ContentType.objects.get_for_model(candidates.model)
         if dry_run:
             _count_only(run, candidates, limit, progress)
         else:
@@ -197,7 +229,9 @@ def _process_all(
         last = rows[-1]
         ids = [row[-1] for row in rows]
         known_failures = set(
-            JobItemFailure.objects.filter(job_name=spec.name, order_id__in=ids).values_list("order_id", flat=True)
+            JobItemFailure.objects.filter(
+                job_name=spec.name, content_type=run.item_type, object_id__in=ids
+            ).values_list("object_id", flat=True)
         )
         settled = _process_chunk(spec, ids)
         for order_id in ids:
@@ -248,7 +282,7 @@ def _count(run: JobRun, order_id: int, outcome: JobOutcome, error: str, known_fa
     if outcome == JobOutcome.SUCCEEDED:
         run.succeeded += 1
         if order_id in known_failures:
-            JobItemFailure.objects.filter(job_name=run.name, order_id=order_id).delete()
+            JobItemFailure.objects.filter(job_name=run.name, content_type=run.item_type, object_id=order_id).delete()
     elif outcome == JobOutcome.SKIPPED:
         run.skipped += 1
     else:
@@ -267,14 +301,16 @@ def _record_failure(run: JobRun, order_id: int, error: str) -> None:
         "last_run": run,
         "last_failed_at": now,
     }
-    rows = JobItemFailure.objects.filter(job_name=run.name, order_id=order_id)
+    rows = JobItemFailure.objects.filter(job_name=run.name, content_type=run.item_type, object_id=order_id)
     if rows.update(**changes):
         return
     try:
         with transaction.atomic():
             JobItemFailure.objects.create(
                 job_name=run.name,
-                order_id=order_id,
+                content_type=run.item_type,
+                object_id=order_id,
+                item_label=item_labels(run.item_type, [order_id]).get(order_id, "")[:255],
                 last_error=error,
                 last_run=run,
                 first_failed_at=now,
@@ -286,24 +322,28 @@ def _record_failure(run: JobRun, order_id: int, error: str) -> None:
 
 
 def _save_progress(run: JobRun, *, final: bool = False) -> None:
-    fields = ["processed", "succeeded", "failed", "skipped", "errors"]
+    fields = ["processed", "succeeded", "failed", "skipped", "errors", "item_type"]
     if final:
         fields += ["status", "finished_at"]
     run.save(update_fields=fields)
 
 
 def _forget_resolved_failures(spec: JobSpec, candidates: QuerySet) -> None:
-    """Drop failure rows of orders the job no longer selects: someone resolved them another way."""
+    """Drop failure rows of items the job no longer selects: someone resolved them another way."""
     ids = candidates.order_by().values("pk")
-    JobItemFailure.objects.filter(job_name=spec.name).exclude(order_id__in=ids).delete()
+    JobItemFailure.objects.filter(job_name=spec.name).exclude(object_id__in=ids).delete()
 
 
 def _notify_failures(run: JobRun) -> None:
     failed_ids = [entry["id"] for entry in run.errors[:MAX_NOTIFIED_FAILURES]]
-    rows = JobItemFailure.objects.filter(job_name=run.name, order_id__in=failed_ids).select_related("order")
+    rows = JobItemFailure.objects.filter(job_name=run.name, content_type=run.item_type, object_id__in=failed_ids)
     failures = [
-        {"order_number": row.order.number, "failures": row.failures, "error": row.last_error}
-        for row in sorted(rows, key=lambda row: failed_ids.index(row.order_id))
+        {
+            "order_number": row.item_label or str(row.object_id),
+            "failures": row.failures,
+            "error": row.last_error,
+        }
+        for row in sorted(rows, key=lambda row: failed_ids.index(row.object_id))
     ]
     repeated = JobItemFailure.objects.filter(job_name=run.name).repeated().count()
     notify(
@@ -322,3 +362,11 @@ def _notify_failures(run: JobRun) -> None:
             "repeated_threshold": REPEATED_FAILURE_THRESHOLD,
         },
     )
+
+
+def item_labels(item_type: ContentType | None, ids: Sequence[int]) -> dict[int, str]:
+    """How the items of a run show in messages (an order by its number): ``str`` of each row, by id."""
+    model = item_type.model_class() if item_type is not None else None
+    if model is None or not ids:
+        return {}
+    return {pk: str(item) for pk, item in model._default_manager.in_bulk(list(ids)).items()}

@@ -5,6 +5,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -118,9 +120,10 @@ class Store(models.Model):
         default=timedelta(days=30), help_text="How long after shipment a customer may ask to return goods."
     )
     return_auto_approve_limit = models.DecimalField(
-        **MONEY, default=Decimal("200.00"),
+        **MONEY,
+        default=Decimal("200.00"),
         help_text="In the store's currency: a return crediting at most this is approved without staff.",
-    )  # fmt: skip
+    )
     refund_shipping = models.BooleanField(
         default=False, help_text="A return's credit includes the returned share of shipping and its tax."
     )
@@ -235,6 +238,50 @@ class Product(models.Model):
         return f"{self.sku} {self.name}"
 
 
+# Ship-to addresses: one definition for every row that holds one (an order, a release).
+
+SHIP_TO_PARTS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+class ShipToAddress(models.Model):
+    """The ship-to fields (``ship_to_<part>``) and how they print; abstract, the models add them."""
+
+    ship_to_name = models.CharField(max_length=128)
+    ship_to_line1 = models.CharField(max_length=200)
+    ship_to_line2 = models.CharField(max_length=200, blank=True)
+    ship_to_city = models.CharField(max_length=100)
+    ship_to_region = models.CharField(max_length=100, blank=True)
+    ship_to_postal_code = models.CharField(max_length=20)
+    ship_to_country = models.CharField(max_length=2)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def ship_to(self) -> dict[str, str]:
+        """The address by part name (``name``, ``line1``, ...), as the API shows it."""
+        return {part: getattr(self, f"ship_to_{part}") for part in SHIP_TO_PARTS}
+
+    @property
+    def ship_to_lines(self) -> list[str]:
+        city_line = " ".join(p for p in [self.ship_to_postal_code, self.ship_to_city] if p)
+        lines = [self.ship_to_name, self.ship_to_line1, self.ship_to_line2, city_line, self.ship_to_region]
+        return [line for line in lines if line] + [self.ship_to_country]
+
+
+def ship_to_copy(*, source, target: ShipToAddress) -> ShipToAddress:
+    """Copy an address onto ``target``: from another ``ShipToAddress`` or from anything with the plain parts.
+
+    The country code is kept in capitals, however it came in.
+    """
+    values = (
+        source.ship_to if isinstance(source, ShipToAddress) else {part: getattr(source, part) for part in SHIP_TO_PARTS}
+    )
+    for part, value in values.items():
+        setattr(target, f"ship_to_{part}", value.upper() if part == "country" else value)
+    return target
+
+
 # Scheduled jobs: one row per run, and the orders a job keeps failing on.
 
 REPEATED_FAILURE_THRESHOLD = 3
@@ -260,7 +307,15 @@ class JobRun(models.Model):
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text='[{"id": order id, "error": "..."}]')
+    errors = models.JSONField(default=list, blank=True, help_text='[{"id": item id, "error": "..."}]')
+    item_type = models.ForeignKey(
+        ContentType,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="What the job walks (orders): the model of the ids in errors.",
+    )
 
     class Meta:
         ordering = ["-started_at", "-pk"]
@@ -288,15 +343,26 @@ class JobRun(models.Model):
 
 class JobItemFailureQuerySet(models.QuerySet):
     def repeated(self, threshold: int = REPEATED_FAILURE_THRESHOLD):
-        """Orders a job failed on at least ``threshold`` times in a row: the exceptions queue's share."""
+        """Items a job failed on at least ``threshold`` times in a row: the exceptions queue's share."""
         return self.filter(failures__gte=threshold)
+
+    def of_model(self, model: type[models.Model]):
+        """Failures on rows of ``model`` (by its label: a join, no content type lookup)."""
+        return self.filter(content_type__app_label=model._meta.app_label, content_type__model=model._meta.model_name)
 
 
 class JobItemFailure(models.Model):
-    """An order a job failed on, until a later run of that job succeeds on it."""
+    """An item (an order) a job failed on, until a later run of that job succeeds on it.
+
+    The item is any row, by content type and id: the app owning it deletes its failures with it (a
+    ``GenericRelation``) and shows them where it lists its rows.
+    """
 
     job_name = models.CharField(max_length=64)
-    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="job_failures")
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    item = GenericForeignKey("content_type", "object_id")
+    item_label = models.CharField(max_length=255, blank=True, help_text="How the item reads (an order's number).")
     failures = models.PositiveIntegerField(default=1, help_text="Failed runs in a row.")
     last_error = models.TextField(blank=True)
     last_run = models.ForeignKey(JobRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -308,12 +374,14 @@ class JobItemFailure(models.Model):
     class Meta:
         ordering = ["-failures", "-last_failed_at", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["job_name", "order"], name="job_item_failure_unique_order"),
+            models.UniqueConstraint(
+                fields=["job_name", "content_type", "object_id"], name="job_item_failure_unique_item"
+            ),
             models.CheckConstraint(condition=Q(failures__gte=1), name="job_item_failure_failures_positive"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.job_name}: order {self.order_id} failed {self.failures}x"
+        return f"{self.job_name}: {self.content_type.model} {self.object_id} failed {self.failures}x"
 
     @property
     def is_repeated(self) -> bool:

@@ -1,5 +1,7 @@
 """Staff roles as groups, and the permissions each holds. Data, kept in sync by a migration."""
 
+from django.apps import apps as global_apps
+
 ORDER_CLERK = "Order clerk"
 PAYMENT_APPROVER = "Payment approver"
 WAREHOUSE = "Warehouse"
@@ -126,8 +128,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 def sync_roles(apps=None) -> None:
     """Create the role groups and give each exactly the permissions of its row that exist."""
     if apps is None:
-        from django.apps import apps as global_apps
-
         apps = global_apps
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

@@ -28,7 +28,7 @@ from django_q.models import validate_cron as django_q_validate_cron
 
 from commerce.models import Store
 
-JOB_FUNC = "orders.jobs.run_scheduled_job"
+JOB_FUNC = "commerce.jobs.run_scheduled_job"
 STORE_SEPARATOR = "@"
 # Schedule.minutes is a PositiveSmallIntegerField.
 MAX_MINUTES = 32767

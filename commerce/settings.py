@@ -57,7 +57,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG e
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "commerce.admin_apps.BackOfficeAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -288,6 +288,8 @@ PAYMENT_EXTERNAL_ACCOUNT_HOOK = os.environ.get(
 PAYMENT_EXTERNAL_ACCOUNT_METHODS = ["bill_me", "purchase_order"]
 TAX_CALCULATOR = os.environ.get("TAX_CALCULATOR", "orders.totals.StoreTaxCalculator")
 SHIPPING_CALCULATOR = os.environ.get("SHIPPING_CALCULATOR", "orders.totals.StoreShippingCalculator")
+# Fulfillment reports a confirmed package here; the order app records items, events and the R → S move.
+FULFILLMENT_SHIPMENT_HOOK = "orders.services.shipment.order_record_shipment"
 
 # Background rendering: batches with more releases than this render in a django-q2 task.
 PICK_BATCH_SYNC_RENDER_LIMIT = int(os.environ.get("PICK_BATCH_SYNC_RENDER_LIMIT", "50"))

@@ -4,14 +4,13 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from commerce.api.auth import LoginView
-from commerce.api.products import ProductAvailabilityView, ProductDetailView, ProductListView
+from commerce.api.products import ProductDetailView, ProductListView
 from commerce.webhooks.api import WebhookEndpointDetailView, WebhookEndpointListCreateView
 
 api_v1 = [
     path("auth/token/", LoginView.as_view(), name="api-token"),
     path("products/", ProductListView.as_view(), name="product-list"),
     path("products/<key:sku>/", ProductDetailView.as_view(), name="product-detail"),
-    path("products/<key:sku>/availability/", ProductAvailabilityView.as_view(), name="product-availability"),
     path("backoffice/webhooks/", WebhookEndpointListCreateView.as_view(), name="webhook-list"),
     path("backoffice/webhooks/<int:pk>/", WebhookEndpointDetailView.as_view(), name="webhook-detail"),
     path("", include("orders.api.urls")),

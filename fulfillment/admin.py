@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, ReadOnlyInline, message_outcomes, run_per_object
+from commerce.admin_site import DashboardLink
 from commerce.errors import ApplicationError
 from commerce.models import Product
 from fulfillment.batches import pick_batch_create
@@ -148,9 +149,13 @@ class StockAdmin(ModelAdmin):
         report = inventory_check()
         drift = len(report.stock_drift) + len(report.receipt_drift)
         return self._page(
-            request, "admin/fulfillment/stock/check.html", "Check inventory", report=report, drift=drift,
+            request,
+            "admin/fulfillment/stock/check.html",
+            "Check inventory",
+            report=report,
+            drift=drift,
             can_repair=can_repair,
-        )  # fmt: skip
+        )
 
 
 class ExpectedReceiptLineInline(admin.TabularInline):
@@ -352,14 +357,32 @@ class PickBatchCreateForm(forms.Form):
 
 @admin.register(PickBatch)
 class PickBatchAdmin(ModelAdmin):
-    list_display = ["number", "fulfillment_center", "store", "status", "expedited", "release_count", "created_by",
-                    "created_at", "printed_at"]  # fmt: skip
+    list_display = [
+        "number",
+        "fulfillment_center",
+        "store",
+        "status",
+        "expedited",
+        "release_count",
+        "created_by",
+        "created_at",
+        "printed_at",
+    ]
     list_filter = ["status", "expedited", "fulfillment_center", "store"]
     list_select_related = ["fulfillment_center", "store", "created_by"]
     search_fields = ["number", "releases__number", "releases__order__number"]
     date_hierarchy = "created_at"
-    readonly_fields = ["number", "fulfillment_center", "store", "status", "expedited", "created_by", "created_at",
-                       "printed_at", "done_at"]  # fmt: skip
+    readonly_fields = [
+        "number",
+        "fulfillment_center",
+        "store",
+        "status",
+        "expedited",
+        "created_by",
+        "created_at",
+        "printed_at",
+        "done_at",
+    ]
     inlines = [BatchReleaseInline, DocumentInline]
     # The print buttons of fulfillment/admin/pickbatch_change_form.html, plus packing and shipping below.
     change_form_template = "admin/fulfillment/pickbatch/change_form.html"
@@ -516,3 +539,15 @@ class PrintRecordAdmin(ReadOnlyAdmin):
     @admin.display(description="pick batch")
     def batch(self, record: PrintRecord) -> str:
         return record.document.batch.number
+
+
+admin.site.register_dashboard_links(
+    [
+        DashboardLink("Create a pick batch", "admin:fulfillment_pickbatch_add", "fulfillment.add_pickbatch"),
+        DashboardLink("Pick batches", "admin:fulfillment_pickbatch_changelist", "fulfillment.view_pickbatch"),
+        DashboardLink("Stock and ATP", "admin:fulfillment_stock_changelist", "fulfillment.view_stock"),
+        DashboardLink("Receive goods", "admin:fulfillment_stock_receive", "fulfillment.receive_inventory"),
+        DashboardLink("Check inventory", "admin:fulfillment_stock_check", "fulfillment.view_stock"),
+    ],
+    position=20,
+)

@@ -228,8 +228,9 @@ def allocate_items(
     return plan
 
 
-def _give_back(*, allocations: Sequence[Allocation], stocks: list[Stock] | None,
-               lines: list[ExpectedReceiptLine] | None) -> int:  # fmt: skip
+def _give_back(
+    *, allocations: Sequence[Allocation], stocks: list[Stock] | None, lines: list[ExpectedReceiptLine] | None
+) -> int:
     """Give the stock and receipt promises of these allocation rows back, and delete them.
 
     ``stocks`` and ``lines`` are the rows the caller locked already; ``None`` locks them here (stock

@@ -3,11 +3,11 @@
 from django.conf import settings
 
 from commerce.errors import NothingToPick
+from commerce.reports import Note
 from commerce.retry import atomic_with_retry
 from fulfillment.documents import documents_prepare
 from fulfillment.models import FulfillmentCenter, PickBatch, Release
-from orders.events import actor_fields, order_events_record_bulk
-from orders.models import OrderEvent
+from fulfillment.signals import order_noted
 
 
 def pick_batch_create(*, fulfillment_center: FulfillmentCenter, acting_user=None, actor_name: str = "") -> PickBatch:
@@ -44,16 +44,18 @@ def pick_batch_create(*, fulfillment_center: FulfillmentCenter, acting_user=None
             release.add_to_batch(batch, tote)
         # Every row is locked by this transaction and every transition ran above; one statement saves them.
         Release.objects.bulk_update(releases, ["status", "batch", "tote", "batched_at"])
-        actor = actor_fields(acting_user, actor_name)
-        order_events_record_bulk(
-            OrderEvent(
-                order_id=release.order_id,
-                kind=OrderEvent.Kind.FULFILLMENT,
-                message=f"Release {release.number} in pick batch {batch.number}, tote {release.tote}",
-                extra={"release": release.number, "pick_batch": batch.number, "tote": release.tote},
-                **actor,
-            )
-            for release in releases
+        order_noted.send(
+            sender=PickBatch,
+            notes=[
+                Note(
+                    subject_id=release.order_id,
+                    message=f"Release {release.number} in pick batch {batch.number}, tote {release.tote}",
+                    extra={"release": release.number, "pick_batch": batch.number, "tote": release.tote},
+                )
+                for release in releases
+            ],
+            acting_user=acting_user,
+            actor_name=actor_name,
         )
         documents_prepare(batch=batch, background=len(releases) > settings.PICK_BATCH_SYNC_RENDER_LIMIT)
         return batch

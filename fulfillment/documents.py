@@ -19,6 +19,8 @@ from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django_fsm import can_proceed
+from django_q.tasks import async_task
+from pypdf import PdfWriter
 
 from commerce.errors import ApplicationError
 from commerce.models import PaperSize
@@ -94,8 +96,6 @@ def _queue_render(*, batch_id: int, documents: list[Document]) -> None:
 
 
 def _enqueue(batch_id: int) -> None:
-    from django_q.tasks import async_task
-
     async_task("fulfillment.tasks.pick_batch_render", batch_id, task_name=f"render-pick-batch:{batch_id}")
 
 
@@ -357,6 +357,8 @@ def _page_context(paper_size: str) -> dict:
 
 
 def _write_pdf(html: str, target: Path) -> int:
+    # Imported when a PDF is made, not with the module: WeasyPrint loads Pango's native libraries (slow,
+    # and absent on machines that never render), and the admin imports this module in every process.
     from weasyprint import HTML
 
     document = HTML(string=html, base_url=str(settings.BASE_DIR)).render()
@@ -365,8 +367,6 @@ def _write_pdf(html: str, target: Path) -> int:
 
 
 def _join_pdfs(parts: list[Path], target: Path) -> int:
-    from pypdf import PdfWriter
-
     writer = PdfWriter()
     for part in parts:
         writer.append(str(part))

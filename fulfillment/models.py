@@ -8,7 +8,17 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from commerce.models import EXPEDITED_SHIP_MODES, MONEY, Currency, PaperSize, Product, ShipMode, Store, random_code
+from commerce.models import (
+    EXPEDITED_SHIP_MODES,
+    MONEY,
+    Currency,
+    PaperSize,
+    Product,
+    ShipMode,
+    ShipToAddress,
+    Store,
+    random_code,
+)
 
 
 class FulfillmentCenter(models.Model):
@@ -166,7 +176,7 @@ class Allocation(models.Model):
         return f"{self.quantity} x item {self.order_item_id} at {self.fulfillment_center_id} ({self.kind})"
 
 
-# Fulfillment after release: releases, pick batches, their documents, packages (DESIGN section 6).
+# Fulfillment after release: releases, pick batches, their documents, packages.
 
 
 def new_pick_batch_number() -> str:
@@ -225,7 +235,7 @@ class ReleaseQuerySet(models.QuerySet):
         return self.order_by("created_at", "pk")
 
 
-class Release(ConcurrentTransitionMixin, models.Model):
+class Release(ConcurrentTransitionMixin, ShipToAddress):
     """The part of an order one center ships to one address by one ship mode."""
 
     class Status(models.TextChoices):
@@ -239,14 +249,8 @@ class Release(ConcurrentTransitionMixin, models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="releases")
     fulfillment_center = models.ForeignKey(FulfillmentCenter, on_delete=models.PROTECT, related_name="releases")
     ship_mode = models.CharField(max_length=16, choices=ShipMode.choices)
-    # The address as released: a later change to the order does not redirect goods already picked.
-    ship_to_name = models.CharField(max_length=128)
-    ship_to_line1 = models.CharField(max_length=200)
-    ship_to_line2 = models.CharField(max_length=200, blank=True)
-    ship_to_city = models.CharField(max_length=100)
-    ship_to_region = models.CharField(max_length=100, blank=True)
-    ship_to_postal_code = models.CharField(max_length=20)
-    ship_to_country = models.CharField(max_length=2)
+    # The address as released (ship_to_* from ShipToAddress): a later change to the order does not
+    # redirect goods already picked.
     status = FSMField(max_length=10, choices=Status.choices, default=Status.READY, protected=True)
     batch = models.ForeignKey(PickBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="releases")
     tote = models.PositiveIntegerField(null=True, blank=True, help_text="Position in the pick batch.")
@@ -286,12 +290,6 @@ class Release(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=[Status.READY, Status.BATCHED], target=Status.CANCELLED)
     def cancel(self) -> None:
         self.cancelled_at = timezone.now()
-
-    @property
-    def ship_to_lines(self) -> list[str]:
-        city_line = " ".join(p for p in [self.ship_to_postal_code, self.ship_to_city] if p)
-        lines = [self.ship_to_name, self.ship_to_line1, self.ship_to_line2, city_line, self.ship_to_region]
-        return [line for line in lines if line] + [self.ship_to_country]
 
     @property
     def is_expedited(self) -> bool:

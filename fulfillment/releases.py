@@ -8,9 +8,11 @@ from django.db.models import Max
 from django_fsm import ConcurrentTransition, can_proceed
 
 from commerce.errors import InvalidTransition
+from commerce.models import ship_to_copy
+from commerce.reports import Note
 from fulfillment.models import Allocation, FulfillmentCenter, Release, ReleaseItem
-from orders.events import actor_fields, order_events_record_bulk
-from orders.models import InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
+from fulfillment.signals import order_noted
+from orders.models import InventoryStatus, Order, OrderItem, OrderStatus
 
 
 def _stock_by_center(items: list[OrderItem]) -> dict[int, dict[int, int]]:
@@ -91,22 +93,14 @@ def releases_create(
         releases = []
         for offset, center_id in enumerate(sorted(by_center), start=1):
             sequence = last + offset
-            releases.append(
-                Release(
-                    number=f"{order.number}-{sequence}",
-                    sequence=sequence,
-                    order=order,
-                    fulfillment_center=centers[center_id],
-                    ship_mode=order.ship_mode,
-                    ship_to_name=order.ship_to_name,
-                    ship_to_line1=order.ship_to_line1,
-                    ship_to_line2=order.ship_to_line2,
-                    ship_to_city=order.ship_to_city,
-                    ship_to_region=order.ship_to_region,
-                    ship_to_postal_code=order.ship_to_postal_code,
-                    ship_to_country=order.ship_to_country,
-                )
+            release = Release(
+                number=f"{order.number}-{sequence}",
+                sequence=sequence,
+                order=order,
+                fulfillment_center=centers[center_id],
+                ship_mode=order.ship_mode,
             )
+            releases.append(ship_to_copy(source=order, target=release))
         for release in releases:
             release.save(force_insert=True)
         ReleaseItem.objects.bulk_create(
@@ -115,19 +109,21 @@ def releases_create(
             for item, quantity in by_center[release.fulfillment_center_id]
         )
         _release_items(items)
-        actor = actor_fields(acting_user, actor_name)
-        order_events_record_bulk(
-            OrderEvent(
-                order=order,
-                kind=OrderEvent.Kind.FULFILLMENT,
-                message=f"Release {release.number} to {release.fulfillment_center.code}",
-                extra={
-                    "release": release.number,
-                    "fulfillment_center": release.fulfillment_center.code,
-                    "items": [[item.sku, quantity] for item, quantity in by_center[release.fulfillment_center_id]],
-                },
-                **actor,
-            )
-            for release in releases
+        order_noted.send(
+            sender=Release,
+            notes=[
+                Note(
+                    subject_id=order.pk,
+                    message=f"Release {release.number} to {release.fulfillment_center.code}",
+                    extra={
+                        "release": release.number,
+                        "fulfillment_center": release.fulfillment_center.code,
+                        "items": [[item.sku, quantity] for item, quantity in by_center[release.fulfillment_center_id]],
+                    },
+                )
+                for release in releases
+            ],
+            acting_user=acting_user,
+            actor_name=actor_name,
         )
     return releases

@@ -7,7 +7,7 @@ from django.db.models import F, Min, Sum
 from django.db.models.functions import Coalesce
 
 from commerce.models import Product
-from fulfillment.models import ExpectedReceiptLine, Stock
+from fulfillment.models import ExpectedReceiptLine, Package, Stock
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,6 @@ def product_availability(*, product: Product) -> Availability:
 
 def shipments_for_order(*, order) -> list[dict]:
     """The shipped packages of an order: release number, carrier, tracking number, time."""
-    from fulfillment.models import Package
-
     packages = Package.objects.filter(release__order=order, status="shipped").select_related("release")
     return [
         {

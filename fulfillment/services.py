@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from commerce.errors import ValidationFailed
 from commerce.models import Product
 from commerce.retry import atomic_with_retry
+from fulfillment.allocation import receipt_line_drift, stock_drift
 from fulfillment.models import Allocation, ExpectedReceipt, ExpectedReceiptLine, FulfillmentCenter, Stock
 
 
@@ -149,8 +150,6 @@ def inventory_check(*, repair: bool = False) -> InventoryCheck:
 
 @atomic_with_retry
 def _check(*, repair: bool) -> InventoryCheck:
-    from fulfillment.allocation import receipt_line_drift, stock_drift
-
     if repair:
         # Lock every stock row, then every receipt line (pk order, as allocation does) so no order moves
         # while we repair.

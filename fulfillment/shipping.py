@@ -2,14 +2,18 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_fsm import can_proceed
 
 from commerce.errors import ApplicationError, InvalidTransition, ValidationFailed
 from commerce.money import quantize_money, to_decimal
-from commerce.notifications import notify
+from commerce.reports import Note
 from commerce.retry import atomic_with_retry
 from fulfillment.models import (
     Allocation,
@@ -21,8 +25,8 @@ from fulfillment.models import (
     Stock,
     WeightUnit,
 )
-from orders.events import actor_fields, order_event_record, order_events_record_bulk, order_shipment_emit
-from orders.models import Order, OrderEvent, OrderItem, OrderStatus
+from fulfillment.signals import order_noted
+from orders.models import Order, OrderItem
 
 WEIGHT_PLACES = Decimal("0.001")
 
@@ -113,9 +117,12 @@ def package_create(
 ) -> Package:
     """Pack items of a picked release into a package; by default everything not packed yet."""
     carrier, tracking_number, weight, shipping_cost = _clean_package_fields(
-        carrier=carrier, tracking_number=tracking_number, weight=weight, weight_unit=weight_unit,
+        carrier=carrier,
+        tracking_number=tracking_number,
+        weight=weight,
+        weight_unit=weight_unit,
         shipping_cost=shipping_cost,
-    )  # fmt: skip
+    )
     release_id = release.pk
 
     @atomic_with_retry
@@ -152,16 +159,21 @@ def package_create(
         for release_item, quantity in wanted:
             release_item.quantity_packed += quantity
         ReleaseItem.objects.bulk_update([ri for ri, _ in wanted], ["quantity_packed"])
-        order_event_record(
-            order=release.order,
-            kind=OrderEvent.Kind.FULFILLMENT,
-            message=f"Packed release {release.number}: {carrier} {tracking_number}",
-            extra={
-                "release": release.number,
-                "package": package.pk,
-                "items": [[ri.order_item.sku, quantity] for ri, quantity in wanted],
-            },
+        order_noted.send(
+            sender=Package,
+            notes=[
+                Note(
+                    subject_id=release.order_id,
+                    message=f"Packed release {release.number}: {carrier} {tracking_number}",
+                    extra={
+                        "release": release.number,
+                        "package": package.pk,
+                        "items": [[ri.order_item.sku, quantity] for ri, quantity in wanted],
+                    },
+                )
+            ],
             acting_user=acting_user,
+            actor_name="",
         )
         return package
 
@@ -220,11 +232,35 @@ def _take_out_of_stock(
         Allocation.objects.filter(pk__in=[a.pk for a in emptied]).delete()
 
 
-def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
-    """Confirm a package left the building: stock out, items, release and order shipped, customer told.
+@dataclass(frozen=True)
+class ShipmentReport:
+    """What a confirmed package shipped, for orders to record (``settings.FULFILLMENT_SHIPMENT_HOOK``).
 
-    Confirming a shipped package again changes nothing. Locks the order first, then the
-    fulfillment rows, then stock by pk, the order the other inventory writers follow.
+    ``order`` and ``order_items`` are locked in the caller's transaction; ``quantities`` maps order item
+    ids to the units this package shipped; ``release_shipped`` says the package completed its release.
+    """
+
+    order: Order
+    order_items: list[OrderItem]
+    quantities: dict[int, int]
+    package: Package
+    release: Release
+    release_shipped: bool
+    acting_user: Any = None
+
+
+def shipment_hook():
+    """The function orders gave to record a shipment (named in settings, like the tax calculator)."""
+    return import_string(settings.FULFILLMENT_SHIPMENT_HOOK)
+
+
+def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
+    """Confirm a package left the building: stock out, package and release shipped; orders records the rest.
+
+    The order's items, its events, its R → S transition and the customer's e-mail are the order app's:
+    the report goes to ``settings.FULFILLMENT_SHIPMENT_HOOK`` in the same transaction. Confirming a
+    shipped package again changes nothing. Locks the order first, then the fulfillment rows, then stock
+    by pk, the order the other inventory writers follow.
     """
     order_id = Release.objects.filter(pk=package.release_id).values_list("order_id", flat=True).first()
     package_id = package.pk
@@ -253,97 +289,27 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
         release_items = {ri.order_item_id: ri for ri in locked_release_items}
         _take_out_of_stock(quantities=quantities, items=items, release=release)
 
-        actor = actor_fields(acting_user, "")
-        events = [
-            OrderEvent(
-                order=order,
-                kind=OrderEvent.Kind.FULFILLMENT,
-                message=f"Shipped {package.carrier} {package.tracking_number} of release {release.number}",
-                extra={
-                    "release": release.number,
-                    "package": package.pk,
-                    "items": [[items[item_id].sku, quantity] for item_id, quantity in sorted(quantities.items())],
-                },
-                **actor,
-            )
-        ]
         for item_id, quantity in sorted(quantities.items()):
-            item = items[item_id]
-            item.quantity_shipped += quantity
             release_items[item_id].quantity_shipped += quantity
-            update_fields = ["quantity_shipped"]
-            if item.quantity_shipped == item.quantity:
-                if not (can_proceed(item.ship) and can_proceed(item.mark_fulfilled)):
-                    raise InvalidTransition(
-                        f"Item {item.sku} cannot be marked shipped while {item.get_status_display().lower()}.",
-                        details={"order_item": item.pk, "status": item.status},
-                    )
-                from_status = item.status
-                item.mark_fulfilled()
-                item.ship()
-                update_fields += ["status", "inventory_status"]
-                events.append(
-                    OrderEvent(
-                        order=order,
-                        kind=OrderEvent.Kind.FULFILLMENT,
-                        message=f"Item {item.sku} shipped in full",
-                        extra={"order_item": item.pk, "from": from_status, "to": item.status},
-                        **actor,
-                    )
-                )
-            item.save(update_fields=update_fields)
         ReleaseItem.objects.bulk_update([release_items[item_id] for item_id in quantities], ["quantity_shipped"])
 
         package.ship(acting_user=acting_user)
         package.save(update_fields=["status", "shipped_at", "shipped_by"])
-        if all(ri.quantity_shipped == ri.quantity for ri in release_items.values()):
+        release_shipped = all(ri.quantity_shipped == ri.quantity for ri in release_items.values())
+        if release_shipped:
             release.ship()
             release.save(update_fields=["status", "shipped_at"])
-            events.append(
-                OrderEvent(
-                    order=order,
-                    kind=OrderEvent.Kind.FULFILLMENT,
-                    message=f"Release {release.number} shipped",
-                    extra={"release": release.number, "from": Release.Status.BATCHED, "to": release.status},
-                    **actor,
-                )
-            )
             _complete_batch(batch_id=release.batch_id)
-        order_events_record_bulk(events)
-
-        # The order's condition reads these very items, now shipped or not.
-        order._prefetched_objects_cache = {"items": order_items}
-        if can_proceed(order.ship):
-            from_status = order.status
-            order.ship()
-            order.save(update_fields=["status", "shipped_at", "updated_at"])
-            order_event_record(
+        shipment_hook()(
+            shipment=ShipmentReport(
                 order=order,
-                from_status=from_status,
-                to_status=order.status,
+                order_items=order_items,
+                quantities=quantities,
+                package=package,
+                release=release,
+                release_shipped=release_shipped,
                 acting_user=acting_user,
-                extra={"release": release.number, "package": package.pk},
             )
-        else:
-            order.save(update_fields=["updated_at"])  # a partial shipment is a change a storefront syncs
-        order_shipment_emit(
-            order=order,
-            carrier=package.carrier,
-            tracking_number=package.tracking_number,
-            release=release.number,
-            items=[{"sku": items[item_id].sku, "quantity": q} for item_id, q in sorted(quantities.items())],
-            complete=order.status == OrderStatus.SHIPPED,
-        )
-        notify(
-            "order_shipped",
-            order_id=order.pk,
-            context={
-                "carrier": package.carrier,
-                "tracking_number": package.tracking_number,
-                "release": release.number,
-                "complete": order.status == OrderStatus.SHIPPED,
-                "items": [[items[item_id].sku, items[item_id].name, q] for item_id, q in sorted(quantities.items())],
-            },
         )
         return package
 

@@ -6,32 +6,29 @@ one, and reports the service's answer. The order itself is read-only here except
 """
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django_fsm import can_proceed
 
 from commerce.admin_base import ModelAdmin, ReadOnlyInline, message_outcomes, money, run_per_object
 from commerce.errors import ApplicationError
-from commerce.jobs import JobOutcome
 from fulfillment.admin import OrderReleaseInline
 from fulfillment.models import Allocation
-from orders import admin_views, payment_lifecycle, services
-from orders.exceptions import EXCEPTION_TITLES, exception_counts, exceptions_queue
+from orders import admin_views, dashboard
+from orders.admin_actions import ORDER_ACTIONS, REASON_NONE, ReasonForm
+from orders.admin_on_behalf import place_on_behalf_view
+from orders.exceptions import exceptions_queue
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus, Promotion
-from orders.returns.admin import OrderReturnInline, return_queue_panel
+from orders.returns.admin import OrderReturnInline
 from orders.selectors import orders_in_payment_review_after_release, status_counts
 from payments.admin import OrderPaymentInline
 from spending_limits.admin import ORDER_LEDGER_INLINES
@@ -41,116 +38,23 @@ S = OrderStatus
 # Fields of an order a person may edit; everything else changes through the services.
 EDITABLE_FIELDS = ("shipping_note", "invoice_note")
 
-REASON_NONE = "none"
-REASON_OPTIONAL = "optional"
-REASON_REQUIRED = "required"
-
-
-# The transitions staff trigger by hand: who may, when, and which service does it.
-
-
-class OrderNotReleased(ApplicationError):
-    code = "not_released"
-    status_code = 409
-
-
-def _release_now(*, order: Order, acting_user, reason: str = "") -> None:
-    """Run the release job's step for one order now, as the user."""
-    outcome = services.order_release(order_id=order.pk, acting_user=acting_user, actor_name="")
-    if outcome == JobOutcome.SKIPPED:
-        raise OrderNotReleased(
-            f"Order {order.number} was not released: no item is allocated from stock yet, or the payment check "
-            f"is still waiting for the gateway."
-        )
-
-
-def _payment_reviewable(order: Order) -> bool:
-    """In payment review (A), or released or shipped with a reauthorization waiting for review."""
-    return order.status == S.PAYMENT_REVIEW or payment_lifecycle.order_payment_in_review_after_release(order=order)
-
-
-def _releasable(order: Order) -> bool:
-    return order.status == S.AUTHORIZED or (order.status == S.BACKORDERED and order.store.partial_release)
-
-
-@dataclass(frozen=True)
-class OrderAction:
-    name: str
-    label: str
-    verb: str
-    permission: str  # a codename of the orders app
-    is_available: Callable[[Order], bool]
-    perform: Callable[..., object]  # (*, order, acting_user, reason)
-    reason: str = REASON_NONE
-    danger: bool = False
-    explanation: str = ""
-
-    @property
-    def perm(self) -> str:
-        return f"orders.{self.permission}"
-
-
-ORDER_ACTIONS: dict[str, OrderAction] = {
-    action.name: action
-    for action in [
-        OrderAction(
-            "approve", "Approve order", "Approved", "approve_order",
-            lambda order: order.status == S.AWAITING_APPROVAL, services.order_approve, REASON_OPTIONAL,
-            explanation="Stock that expired meanwhile is allocated again, then the payment is authorized.",
-        ),
-        OrderAction(
-            "reject", "Reject order", "Rejected", "approve_order",
-            lambda order: can_proceed(order.reject), services.order_reject, REASON_REQUIRED, danger=True,
-            explanation="The stock and the spending-limit charges are given back; the buyer is told why.",
-        ),
-        OrderAction(
-            "approve_payment", "Approve payment", "Approved the payment of", "review_payment",
-            _payment_reviewable, services.order_approve_payment, REASON_OPTIONAL,
-            explanation="The payment held for review is accepted; the order goes on to authorized or backordered "
-                        "(a released or shipped order keeps its status and is deposited by the next run).",
-        ),
-        OrderAction(
-            "decline_payment", "Decline payment", "Declined the payment of", "review_payment",
-            _payment_reviewable, services.order_decline_payment, REASON_REQUIRED,
-            danger=True, explanation="The order is cancelled, its stock and limits given back, the buyer told "
-                                     "(a released or shipped order goes to the exceptions queue instead).",
-        ),
-        OrderAction(
-            "fulfillment_failed", "Fulfillment failed", "Took back from fulfillment", "release_order",
-            lambda order: order.status == S.RELEASED, payment_lifecycle.order_fulfillment_failed, REASON_REQUIRED,
-            danger=True, explanation="The open releases are cancelled and the order is authorized again; the next "
-                                     "release checks the payment at the gateway first.",
-        ),
-        OrderAction(
-            "release", "Release now", "Released", "release_order", _releasable, _release_now,
-            explanation="The payment is checked and the allocated items are released to their fulfillment centers.",
-        ),
-        OrderAction(
-            "cancel", "Cancel order", "Cancelled", "cancel_order",
-            lambda order: can_proceed(order.cancel), services.order_cancel, REASON_REQUIRED, danger=True,
-            explanation="Stock, spending limits and the payment authorization are given back; the buyer is told.",
-        ),
-    ]
-}  # fmt: skip
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), help_text="Recorded on the order."
-    )
-
-    def __init__(self, *args, action: OrderAction, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["reason"].required = action.reason == REASON_REQUIRED
-
-
 # The order page's inlines.
 
 
 class OrderItemInline(ReadOnlyInline):
     model = OrderItem
-    fields = ["sku", "name", "quantity", "unit_price_display", "status", "inventory_status",
-              "estimated_available_at", "quantity_shipped", "amount", "allocation_list"]  # fmt: skip
+    fields = [
+        "sku",
+        "name",
+        "quantity",
+        "unit_price_display",
+        "status",
+        "inventory_status",
+        "estimated_available_at",
+        "quantity_shipped",
+        "amount",
+        "allocation_list",
+    ]
     verbose_name_plural = "items and their allocations"
 
     def get_queryset(self, request):
@@ -232,8 +136,14 @@ def _status_badge(code: str, label: str) -> str:
 @admin.register(Order)
 class OrderAdmin(ModelAdmin):
     list_display = ["number", "placed", "status_badge", "customer_link", "payment", "total"]
-    list_filter = ["status", admin_views.PlacedBetweenFilter, ("placed_at", admin.DateFieldListFilter), "store",
-                   BuyerFilter, ("organization", admin.RelatedOnlyFieldListFilter)]  # fmt: skip
+    list_filter = [
+        "status",
+        admin_views.PlacedBetweenFilter,
+        ("placed_at", admin.DateFieldListFilter),
+        "store",
+        BuyerFilter,
+        ("organization", admin.RelatedOnlyFieldListFilter),
+    ]
     list_select_related = ["store", "customer__user", "organization", "currency"]
     search_fields = ["number", "customer__number", "customer__user__username", "customer__user__email",
                      "customer__user__first_name", "customer__user__last_name", "items__sku",
@@ -241,8 +151,15 @@ class OrderAdmin(ModelAdmin):
     search_help_text = "Order number, customer number, name or e-mail, SKU, tracking number or RMA number."
     date_hierarchy = "placed_at"
     list_per_page = 50
-    actions = ["approve_selected", "reject_selected", "approve_payment_selected", "decline_payment_selected",
-               "release_selected", "cancel_selected", "export_csv_selected"]  # fmt: skip
+    actions = [
+        "approve_selected",
+        "reject_selected",
+        "approve_payment_selected",
+        "decline_payment_selected",
+        "release_selected",
+        "cancel_selected",
+        "export_csv_selected",
+    ]
     fieldsets = [
         (
             None,
@@ -263,8 +180,14 @@ class OrderAdmin(ModelAdmin):
         ("Shipping", {"fields": ["ship_mode", "ship_to", ("purchase_order_number", "purchase_order")]}),
         ("Notes", {"fields": list(EDITABLE_FIELDS)}),
     ]
-    inlines = [OrderItemInline, OrderPaymentInline, OrderReleaseInline, OrderReturnInline, *ORDER_LEDGER_INLINES,
-               OrderEventInline]  # fmt: skip
+    inlines = [
+        OrderItemInline,
+        OrderPaymentInline,
+        OrderReleaseInline,
+        OrderReturnInline,
+        *ORDER_LEDGER_INLINES,
+        OrderEventInline,
+    ]
 
     # Permissions: orders are placed through the API and changed through the services.
 
@@ -352,8 +275,11 @@ class OrderAdmin(ModelAdmin):
             ("Shipping tax", order.shipping_tax_total),
             ("Adjustment", -order.adjustment_total),
         ]
-        body = format_html_join("", "<tr><td>{}</td><td class='money'>{}</td></tr>",
-                                ((label, money(amount, order.currency)) for label, amount in rows))  # fmt: skip
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td class='money'>{}</td></tr>",
+            ((label, money(amount, order.currency)) for label, amount in rows),
+        )
         grand_total = money(order.grand_total, order.currency)
         grand = format_html('<tr class="grand"><th>Grand total</th><th class="money">{}</th></tr>', grand_total)
         return format_html('<table class="order-totals">{}{}</table>', body, grand)
@@ -389,10 +315,13 @@ class OrderAdmin(ModelAdmin):
                 "decline it with a reason, or select several and use the actions."
             )
             context["review_after_release"] = [
-                {"order": order, "url": reverse("admin:orders_order_change", args=[order.pk]),
-                 "total": money(order.grand_total, order.currency)}
+                {
+                    "order": order,
+                    "url": reverse("admin:orders_order_change", args=[order.pk]),
+                    "total": money(order.grand_total, order.currency),
+                }
                 for order in orders_in_payment_review_after_release()
-            ]  # fmt: skip
+            ]
         return super().changelist_view(request, extra_context={**context, **(extra_context or {})})
 
     # The order page: a header with the status and totals, and the buttons of the allowed transitions.
@@ -475,8 +404,6 @@ class OrderAdmin(ModelAdmin):
         return TemplateResponse(request, "admin/orders/order/action_confirm.html", context)
 
     def place_on_behalf_view(self, request):
-        from orders.admin_on_behalf import place_on_behalf_view
-
         return place_on_behalf_view(self, request)
 
     def payment_review_view(self, request):
@@ -555,104 +482,29 @@ class OrderAdmin(ModelAdmin):
         return admin_views.export_csv(queryset)
 
 
-# The dashboard on the admin index: orders per status, the queues, and the pages staff go to every day.
-
-
-@dataclass(frozen=True)
-class DashboardLink:
-    label: str
-    url_name: str
-    permission: str
-    query: str = ""
-    help: str = ""
-
-
-DASHBOARD_LINKS = [
-    DashboardLink("Place an order for a customer", "admin:orders_order_place_on_behalf", "orders.add_order",
-                  help="Items with live ATP, the customer's last ship-to, payment"),
-    DashboardLink("Promotions", "admin:orders_promotion_changelist", "orders.view_promotion"),
-    DashboardLink("Payment review queue", "admin:orders_order_changelist", "orders.review_payment",
-                  f"?status__exact={S.PAYMENT_REVIEW}", "Approve or decline payments held for review"),
-    DashboardLink("Awaiting approval", "admin:orders_order_changelist", "orders.approve_order",
-                  f"?status__exact={S.AWAITING_APPROVAL}", "Orders a buyer's approver has not decided on"),
-    DashboardLink("Ready to release", "admin:orders_order_changelist", "orders.release_order",
-                  f"?status__exact={S.AUTHORIZED}", "Authorized orders the release job has not picked up yet"),
-    DashboardLink("Create a pick batch", "admin:fulfillment_pickbatch_add", "fulfillment.add_pickbatch"),
-    DashboardLink("Pick batches", "admin:fulfillment_pickbatch_changelist", "fulfillment.view_pickbatch"),
-    DashboardLink("Stock and ATP", "admin:fulfillment_stock_changelist", "fulfillment.view_stock"),
-    DashboardLink("Receive goods", "admin:fulfillment_stock_receive", "fulfillment.receive_inventory"),
-    DashboardLink("Check inventory", "admin:fulfillment_stock_check", "fulfillment.view_stock"),
-    DashboardLink("Returns (RMA)", "admin:orders_returnrequest_changelist", "orders.view_returnrequest"),
-    DashboardLink("Job runs", "admin:commerce_jobrun_changelist", "commerce.view_jobrun"),
-    DashboardLink("Failing job items", "admin:commerce_jobitemfailure_changelist", "commerce.view_jobitemfailure"),
-    DashboardLink("Job schedules", "admin:django_q_schedule_changelist", "django_q.view_schedule"),
-    DashboardLink("Trading agreements (remaining)", "admin:spending_limits_tradingagreement_changelist",
-                  "spending_limits.view_tradingagreement"),
-    DashboardLink("Purchase orders (remaining)", "admin:spending_limits_purchaseorder_changelist",
-                  "spending_limits.view_purchaseorder"),
-]  # fmt: skip
-
-
-def dashboard_context(request) -> dict:
-    """What the index shows this user: status counts, the exceptions count and the links they may follow."""
-    user = request.user
-    context: dict = {"dashboard_links": []}
-    for link in DASHBOARD_LINKS:
-        if not user.has_perm(link.permission):
-            continue
-        try:
-            url = reverse(link.url_name) + link.query
-        except NoReverseMatch:
-            continue
-        context["dashboard_links"].append({"label": link.label, "url": url, "help": link.help})
-    if user.has_perm("orders.view_order"):
-        counts = status_counts()
-        changelist = reverse("admin:orders_order_changelist")
-        context["dashboard_statuses"] = [
-            {"code": code, "label": label, "count": counts[code], "url": f"{changelist}?status__exact={code}"}
-            for code, label in S.choices
-        ]
-    if user.has_perm("orders.view_exceptions"):
-        counts = exception_counts()
-        url = reverse("admin:orders_order_exceptions")
-        context["dashboard_exceptions"] = {
-            "total": sum(counts.values()),
-            "url": url,
-            "kinds": [
-                {"title": EXCEPTION_TITLES[kind], "count": count, "url": f"{url}#{kind}"}
-                for kind, count in counts.items()
-            ],
-        }
-    context["dashboard_returns"] = return_queue_panel(request)
-    return context
-
-
-def _with_dashboard(index):
-    @functools.wraps(index)
-    def dashboard_index(request, extra_context=None):
-        return index(request, extra_context={**dashboard_context(request), **(extra_context or {})})
-
-    dashboard_index.has_dashboard = True
-    return dashboard_index
-
-
-# The project uses the default admin site; its index gets the dashboard's numbers through extra_context,
-# which is what AdminSite.index offers for this (templates/admin/index.html shows them).
-if not getattr(admin.site.index, "has_dashboard", False):
-    admin.site.index = _with_dashboard(admin.site.index)
+# The dashboard on the admin index: the order panels and links (orders/dashboard.py).
+dashboard.register(admin.site)
 
 
 @admin.register(Promotion)
 class PromotionAdmin(ModelAdmin):
-    list_display = ["__str__", "name", "store", "kind", "value", "minimum_amount", "active", "valid_from",
-                    "valid_until", "orders_count"]  # fmt: skip
+    list_display = [
+        "__str__",
+        "name",
+        "store",
+        "kind",
+        "value",
+        "minimum_amount",
+        "active",
+        "valid_from",
+        "valid_until",
+        "orders_count",
+    ]
     list_filter = ["store", "kind", "active"]
     list_select_related = ["store"]
     search_fields = ["code", "name"]
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
         return super().get_queryset(request).annotate(orders_count=Count("orders"))
 
     @admin.display(description="orders", ordering="orders_count")

@@ -116,8 +116,9 @@ def place_on_behalf_view(model_admin, request):
             form = OnBehalfOrderForm(request.POST, products=products)
             if form.is_valid():
                 try:
-                    order, _ = order_place_on_behalf(data=_placement(customer, form.cleaned_data),
-                                                     acting_user=request.user)  # fmt: skip
+                    order, _ = order_place_on_behalf(
+                        data=_placement(customer, form.cleaned_data), acting_user=request.user
+                    )
                 except ApplicationError as exc:
                     form.add_error(None, exc.message)
                 else:

@@ -1,7 +1,7 @@
 """The admin's pages for daily work: search, money per status, the invoice PDF, CSV export, a date range.
 
-They stand apart from the dashboard: the dashboard shows them with ``{% load order_dashboard %}``
-(``{% order_search_box %}``, ``{% order_totals_panel %}``), and ``OrderAdmin`` mounts the views.
+The dashboard shows the search box and this month's money per status as panels (``orders.dashboard``),
+and ``OrderAdmin`` mounts the views.
 """
 
 import csv

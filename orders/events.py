@@ -74,8 +74,9 @@ def _emit_status_changes(events: Iterable[OrderEvent]) -> None:
             )
 
 
-def order_shipment_emit(*, order: Order, carrier: str, tracking_number: str, release: str,
-                        items: list[dict[str, Any]], complete: bool) -> None:  # fmt: skip
+def order_shipment_emit(
+    *, order: Order, carrier: str, tracking_number: str, release: str, items: list[dict[str, Any]], complete: bool
+) -> None:
     """An ``order.shipped`` webhook for a package that left the building, with its tracking."""
     emit(
         EventType.ORDER_SHIPPED,

@@ -103,8 +103,9 @@ def orders_with_status_since() -> QuerySet[Order]:
     return Order.objects.annotate(status_since=Coalesce(Subquery(entered), "placed_at", "created_at"))
 
 
-def stale_orders(*, rule: StaleStatusRule, thresholds: dict[str, float] | None = None,
-                 now: datetime | None = None) -> QuerySet[Order]:  # fmt: skip
+def stale_orders(
+    *, rule: StaleStatusRule, thresholds: dict[str, float] | None = None, now: datetime | None = None
+) -> QuerySet[Order]:
     """Orders the rule catches, longest waiting first."""
     thresholds = thresholds or exception_thresholds()
     cutoff = (now or timezone.now()) - rule.limit(thresholds)
@@ -114,8 +115,10 @@ def stale_orders(*, rule: StaleStatusRule, thresholds: dict[str, float] | None =
 def failing_job_items(*, thresholds: dict[str, float] | None = None) -> QuerySet[JobItemFailure]:
     """Orders a job failed on at least the threshold's number of runs in a row, most failures first."""
     thresholds = thresholds or exception_thresholds()
-    return JobItemFailure.objects.repeated(int(thresholds["job_failures"])).order_by(
-        "-failures", "-last_failed_at", "pk"
+    return (
+        JobItemFailure.objects.of_model(Order)
+        .repeated(int(thresholds["job_failures"]))
+        .order_by("-failures", "-last_failed_at", "pk")
     )
 
 
@@ -149,14 +152,17 @@ def exceptions_queue(*, now: datetime | None = None, limit: int | None = 200) ->
         rows = [ExceptionRow(order=order, since=order.status_since) for order in orders[:limit]]
         count = len(rows) if limit is None or len(rows) < limit else orders.count()
         sections.append(ExceptionSection(rule.kind, rule.title, rule.describe(thresholds), count, rows))
-    failures = failing_job_items(thresholds=thresholds).select_related(*[f"order__{name}" for name in related])
+    failures = failing_job_items(thresholds=thresholds)
+    page = list(failures[:limit])
+    orders = Order.objects.select_related(*related).in_bulk([failure.object_id for failure in page])
     rows = [
         ExceptionRow(
-            order=failure.order,
+            order=orders[failure.object_id],
             since=failure.first_failed_at,
             detail=f"{failure.job_name}: failed {failure.failures}x; {failure.last_error}",
         )
-        for failure in failures[:limit]
+        for failure in page
+        if failure.object_id in orders
     ]
     count = len(rows) if limit is None or len(rows) < limit else failures.count()
     sections.append(ExceptionSection(FAILING_IN_JOBS, FAILING_TITLE, _failing_description(thresholds), count, rows))

@@ -1,21 +1,23 @@
-"""The scheduled jobs of DESIGN section 9: which orders each selects, and the service it calls per order.
+"""The scheduled jobs (docs/operations.md): which orders each selects, and the service it calls per order.
 
 Each job is thin: ``select`` finds candidates by their state, ``process`` calls one service of
 ``orders.services`` with ``order_id`` and ``actor_name`` (the job's name, recorded on the order's events).
 The service locks its order with ``select_for_update(skip_locked=True)``, does the work and answers a
-``JobOutcome``; ``commerce.jobs.job_run`` does the rest. ``run_scheduled_job`` is the django-q2 entry point.
+``JobOutcome``; ``commerce.jobs.job_run`` does the rest. The app registers its jobs with the engine when it
+is ready (``register``); ``commerce.jobs.run_scheduled_job`` is the django-q2 entry point.
 """
 
 from collections.abc import Callable
 from datetime import datetime
-from importlib import import_module
 
 from django.apps import apps
 from django.db.models import DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Value
 from django.utils import timezone
 
-from commerce.jobs import JobOutcome, JobSpec, job_run
+from commerce.jobs import JobOutcome, JobSpec, job_register
+from commerce.jobs import run_scheduled_job as run_scheduled_job  # schedules made earlier name this path
 from fulfillment.models import Allocation
+from orders import services
 from orders.models import Order, OrderStatus
 from orders.returns.jobs import RETURN_CREDIT_AND_CLOSE
 
@@ -104,8 +106,8 @@ def _calls(service_name: str, job_name: str) -> Callable[[int], JobOutcome]:
     """A process function calling ``orders.services.<service_name>`` for one order."""
 
     def process(order_id: int) -> JobOutcome:
-        # Imported here: the jobs load (and their commands list) without the services, and no import cycle.
-        service = getattr(import_module("orders.services"), service_name)
+        # Looked up per call, so the service is the one ``orders.services`` holds now.
+        service = getattr(services, service_name)
         return service(order_id=order_id, actor_name=job_name)
 
     process.__name__ = process.__qualname__ = f"process_{job_name}"
@@ -182,11 +184,7 @@ JOBS: dict[str, JobSpec] = {
 }
 
 
-def run_scheduled_job(name: str, *, stores: list[str] | None = None, exclude_stores: list[str] | None = None) -> str:
-    """Run the job ``name`` (the django-q2 task of its schedule) and return its summary line."""
-    try:
-        spec = JOBS[name]
-    except KeyError:
-        raise ValueError(f"No job {name!r}; the jobs are {', '.join(JOBS)}.") from None
-    run = job_run(spec=spec, stores=stores, exclude_stores=exclude_stores or ())
-    return f"{name}: {run.summary}"
+def register() -> None:
+    """Make the order jobs known to the engine (schedules, ``run_scheduled_job``)."""
+    for spec in JOBS.values():
+        job_register(spec)

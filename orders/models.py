@@ -3,12 +3,23 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
-from commerce.models import MONEY, Currency, Customer, Organization, Product, ShipMode, Store, random_code
+from commerce.models import (
+    MONEY,
+    Currency,
+    Customer,
+    Organization,
+    Product,
+    ShipMode,
+    ShipToAddress,
+    Store,
+    random_code,
+)
 
 ZERO = Decimal("0")
 
@@ -36,8 +47,15 @@ class InventoryStatus(models.TextChoices):
 
 S = OrderStatus
 # Statuses an order may be cancelled from, while none of its items is released.
-CANCELLABLE = [S.PENDING, S.AWAITING_APPROVAL, S.APPROVAL_DENIED, S.PAYMENT_PENDING, S.PAYMENT_REVIEW,
-               S.BACKORDERED, S.AUTHORIZED]  # fmt: skip
+CANCELLABLE = [
+    S.PENDING,
+    S.AWAITING_APPROVAL,
+    S.APPROVAL_DENIED,
+    S.PAYMENT_PENDING,
+    S.PAYMENT_REVIEW,
+    S.BACKORDERED,
+    S.AUTHORIZED,
+]
 # Statuses an order's items follow it through before they are released.
 PRE_RELEASE = CANCELLABLE
 FINAL = frozenset({S.DEPOSITED, S.CANCELLED})
@@ -58,7 +76,7 @@ class OrderQuerySet(models.QuerySet):
         return self.filter(status__in=statuses)
 
 
-class Order(ConcurrentTransitionMixin, models.Model):
+class Order(ConcurrentTransitionMixin, ShipToAddress):
     number = models.CharField(max_length=32, unique=True, default=new_order_number, editable=False)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="orders")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders")
@@ -69,13 +87,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
     currency = models.ForeignKey(Currency, on_delete=models.PROTECT)
     ship_mode = models.CharField(max_length=16, choices=ShipMode.choices, default=ShipMode.STANDARD)
 
-    ship_to_name = models.CharField(max_length=128)
-    ship_to_line1 = models.CharField(max_length=200)
-    ship_to_line2 = models.CharField(max_length=200, blank=True)
-    ship_to_city = models.CharField(max_length=100)
-    ship_to_region = models.CharField(max_length=100, blank=True)
-    ship_to_postal_code = models.CharField(max_length=20)
-    ship_to_country = models.CharField(max_length=2)
+    # ship_to_* from ShipToAddress.
 
     purchase_order_number = models.CharField(max_length=64, blank=True)
     purchase_order = models.ForeignKey(
@@ -124,6 +136,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     status_reason = models.TextField(blank=True, help_text="Why the order was rejected or cancelled.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The jobs' failures on this order (the kernel's generic record): deleted with it, searchable by number.
+    job_failures = GenericRelation("commerce.JobItemFailure", related_query_name="order")
 
     objects = OrderQuerySet.as_manager()
 
@@ -167,7 +181,7 @@ class Order(ConcurrentTransitionMixin, models.Model):
         if self.placed_at is None:
             self.placed_at = timezone.now()
 
-    # Transitions of DESIGN section 3. They touch only this instance; services do the rest.
+    # The transitions of docs/order-flow.md. They touch only this instance; services do the rest.
 
     @transition(field=status, source=S.PENDING, target=S.AWAITING_APPROVAL)
     def submit_for_approval(self) -> None:
@@ -227,12 +241,6 @@ class Order(ConcurrentTransitionMixin, models.Model):
         self.status_reason = reason
 
     @property
-    def ship_to_lines(self) -> list[str]:
-        city_line = " ".join(p for p in [self.ship_to_postal_code, self.ship_to_city] if p)
-        lines = [self.ship_to_name, self.ship_to_line1, self.ship_to_line2, city_line, self.ship_to_region]
-        return [line for line in lines if line] + [self.ship_to_country]
-
-    @property
     def is_final(self) -> bool:
         return self.status in FINAL
 
@@ -276,7 +284,7 @@ class OrderItem(ConcurrentTransitionMixin, models.Model):
 
     @property
     def purchase_amount(self) -> Decimal:
-        """Product total + tax + shipping + shipping tax - adjustment (DESIGN section 4)."""
+        """Product total + tax + shipping + shipping tax - adjustment."""
         return self.product_total + self.tax + self.shipping_charge + self.shipping_tax - self.adjustment
 
     @property

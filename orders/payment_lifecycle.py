@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from commerce.errors import InvalidTransition
 from commerce.notifications import notify
+from fulfillment.release_failures import releases_cancel_for_order
 from orders.events import order_event_record
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus
+from orders.services.common import _items, _locked, _transition
 from payments import services as payments
 from payments.models import PaymentStatus
 from payments.selectors import payment_current
@@ -25,9 +27,6 @@ AFTER_RELEASE = (S.RELEASED, S.SHIPPED)
 
 def order_fulfillment_failed(*, order: Order, acting_user=None, actor_name: str = "", reason: str = "") -> Order:
     """Take back the releases of a released order a remote fulfillment could not fill (R → C)."""
-    from fulfillment.release_failures import releases_cancel_for_order
-    from orders.services import _items, _locked, _transition
-
     with transaction.atomic():
         order = _locked(order.pk)
         if order.status != S.RELEASED:
@@ -48,8 +47,14 @@ def order_fulfillment_failed(*, order: Order, acting_user=None, actor_name: str 
         OrderItem.objects.bulk_update(items, ["status"])
         order.payment_check_due = True
         numbers = [release.number for release in releases]
-        _transition(order, "return_from_fulfillment", acting_user=acting_user, actor_name=actor_name,
-                    reason=reason or "Fulfillment failed", extra={"releases": numbers})  # fmt: skip
+        _transition(
+            order,
+            "return_from_fulfillment",
+            acting_user=acting_user,
+            actor_name=actor_name,
+            reason=reason or "Fulfillment failed",
+            extra={"releases": numbers},
+        )
     return order
 
 
@@ -65,8 +70,13 @@ def order_approve_payment_after_release(*, order: Order, acting_user=None, reaso
     """Accept the reauthorization of a released or shipped order; the order keeps its status."""
     payment = payment_current(order=order)
     payments.payment_approve_review(payment=payment, acting_user=acting_user, reason=reason)
-    order_event_record(order=order, kind=OrderEvent.Kind.PAYMENT, acting_user=acting_user,
-                       message="Reauthorization approved by staff", reason=reason)  # fmt: skip
+    order_event_record(
+        order=order,
+        kind=OrderEvent.Kind.PAYMENT,
+        acting_user=acting_user,
+        message="Reauthorization approved by staff",
+        reason=reason,
+    )
     return order
 
 
@@ -79,9 +89,13 @@ def order_decline_payment_after_release(*, order: Order, acting_user=None, reaso
         first = locked.payment_review_declined_at is None
         if first:
             Order.objects.filter(pk=order.pk).update(payment_review_declined_at=timezone.now())
-        order_event_record(order=locked, kind=OrderEvent.Kind.PAYMENT, acting_user=acting_user,
-                           message="Reauthorization declined by staff; the order needs a person",
-                           reason=reason)  # fmt: skip
+        order_event_record(
+            order=locked,
+            kind=OrderEvent.Kind.PAYMENT,
+            acting_user=acting_user,
+            message="Reauthorization declined by staff; the order needs a person",
+            reason=reason,
+        )
         if first:
             notify("payment_declined_after_release", order_id=order.pk, context={"reason": reason})
     return Order.objects.select_related("store", "currency").get(pk=order.pk)

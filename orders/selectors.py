@@ -1,6 +1,6 @@
 """Reads of orders for the API and the admin."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
 from commerce.errors import NotFound
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus
@@ -57,8 +57,6 @@ def order_by_number(*, number: str) -> Order:
 
 
 def status_counts() -> dict[str, int]:
-    from django.db.models import Count
-
     rows = Order.objects.values("status").annotate(n=Count("pk")).values_list("status", "n")
     counts = dict.fromkeys(OrderStatus.values, 0)
     counts.update(dict(rows))

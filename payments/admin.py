@@ -3,7 +3,10 @@ from django.db.models import Prefetch
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from commerce.admin import OrganizationAdmin
 from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, ReadOnlyInline, admin_link, money
+from commerce.models import Organization
+from payments.credit_line import organization_credit_line
 from payments.models import AcceptPolicy, Payment, PaymentTransaction, SimulatedAuthorization
 
 # Money records change through the services only: the admin shows them.
@@ -12,9 +15,19 @@ from payments.models import AcceptPolicy, Payment, PaymentTransaction, Simulated
 class PaymentTransactionInline(ReadOnlyInline):
     model = PaymentTransaction
     fields = [
-        "created_at", "kind", "outcome", "amount", "currency", "reference", "idempotency_key",
-        "applied", "replayed", "latency_ms", "error", "note",
-    ]  # fmt: skip
+        "created_at",
+        "kind",
+        "outcome",
+        "amount",
+        "currency",
+        "reference",
+        "idempotency_key",
+        "applied",
+        "replayed",
+        "latency_ms",
+        "error",
+        "note",
+    ]
     readonly_fields = fields
     ordering = ["created_at", "pk"]
 
@@ -22,9 +35,19 @@ class PaymentTransactionInline(ReadOnlyInline):
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
     list_display = [
-        "pk", "order", "method", "status", "amount", "currency", "approved_amount", "captured_amount",
-        "refunded_amount", "expires_at", "is_current", "created_at",
-    ]  # fmt: skip
+        "pk",
+        "order",
+        "method",
+        "status",
+        "amount",
+        "currency",
+        "approved_amount",
+        "captured_amount",
+        "refunded_amount",
+        "expires_at",
+        "is_current",
+        "created_at",
+    ]
     list_filter = ["status", "method", "is_current", "gateway"]
     list_select_related = ["order", "currency"]
     search_fields = ["order__number", "authorization_reference", "key"]
@@ -55,8 +78,18 @@ class OrderPaymentInline(ReadOnlyInline):
 
     model = Payment
     fk_name = "order"
-    fields = ["link", "method", "status", "amount_display", "approved", "captured", "refunded", "expires_at",
-              "is_current", "gateway_calls"]  # fmt: skip
+    fields = [
+        "link",
+        "method",
+        "status",
+        "amount_display",
+        "approved",
+        "captured",
+        "refunded",
+        "expires_at",
+        "is_current",
+        "gateway_calls",
+    ]
     verbose_name_plural = "payments and gateway transactions"
 
     def get_queryset(self, request):
@@ -108,3 +141,34 @@ class OrderPaymentInline(ReadOnlyInline):
                 for call in calls
             ),
         )
+
+
+class OrganizationCreditAdmin(OrganizationAdmin):
+    """The kernel's organization page, with what the credit line has used and has left."""
+
+    readonly_fields = ["credit_used", "credit_left"]
+    credit_fields = [*OrganizationAdmin.credit_fields, ("credit_used", "credit_left")]
+
+    def _credit_line(self, organization):
+        cached = getattr(organization, "_credit_line_cache", None)
+        if cached is None and organization.pk:
+            cached = organization._credit_line_cache = organization_credit_line(organization=organization)
+        return cached
+
+    @admin.display(description="credit used")
+    def credit_used(self, organization) -> str:
+        line = self._credit_line(organization)
+        if line is None or not line.currency:
+            return "-"
+        return money(line.used, line.currency)
+
+    @admin.display(description="credit left")
+    def credit_left(self, organization) -> str:
+        line = self._credit_line(organization)
+        if line is None or line.left is None:
+            return "no credit line"
+        return money(line.left, line.currency) + (" (on hold)" if line.on_hold else "")
+
+
+admin.site.unregister(Organization)
+admin.site.register(Organization, OrganizationCreditAdmin)

@@ -4,12 +4,14 @@ from django.db.models.signals import post_delete, post_save
 
 
 def _forget_policy(sender, instance, **kwargs) -> None:
+    # Imported when called: this module loads while the app registry fills, before any model can.
     from payments.policies import policy_cache_clear
 
     policy_cache_clear(store_id=instance.store_id, method=instance.method)
 
 
 def _forget_store_policies(sender, instance, **kwargs) -> None:
+    # Imported when called, as above.
     from payments.policies import policy_cache_clear
 
     for method in settings.PAYMENT_METHODS:

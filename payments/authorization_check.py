@@ -16,6 +16,7 @@ from payments import services
 from payments.gateways.base import GatewayResult, Outcome, ensure_no_transaction
 from payments.models import Payment, PaymentStatus, TransactionKind
 from payments.policies import PaymentDecision
+from payments.services import common
 
 STATUS_CHECK_NOTE = "Status check before reauthorizing."
 
@@ -26,7 +27,7 @@ def _still_holds(result: GatewayResult, wanted: Decimal, payment: Payment) -> bo
     if result.expires_at is not None and result.expires_at <= timezone.now():
         return False
     approved = result.amount if result.amount is not None else payment.approved_amount
-    return services._money(approved, payment.currency, field="amount") == wanted
+    return common._money(approved, payment.currency, field="amount") == wanted
 
 
 def _note_lapsed(payment: Payment, error: str) -> None:
@@ -34,10 +35,10 @@ def _note_lapsed(payment: Payment, error: str) -> None:
     if "expired" in error.lower():
         payment.expires_at = min(payment.expires_at or timezone.now(), timezone.now())
         payment.expire()
-        services._event(payment, f"Payment {payment.pk}: the gateway reports the authorization expired.")
+        common._event(payment, f"Payment {payment.pk}: the gateway reports the authorization expired.")
     else:
         payment.void(reason=f"At the gateway: {error or 'no longer authorized'}")
-        services._event(payment, f"Payment {payment.pk}: the gateway no longer holds the authorization.", reason=error)
+        common._event(payment, f"Payment {payment.pk}: the gateway no longer holds the authorization.", reason=error)
     payment.save()
 
 
@@ -47,8 +48,8 @@ def payment_check_authorization(*, payment: Payment, amount: Decimal) -> Payment
     Works on the order's current payment, which may be a later one than ``payment``.
     """
     ensure_no_transaction("payment_check_authorization")
-    current = services._current_of(payment)
-    wanted = services._money(amount, current.currency, field="amount")
+    current = common._current_of(payment)
+    wanted = common._money(amount, current.currency, field="amount")
     locally_valid = (
         current.status == PaymentStatus.AUTHORIZED
         and not current.pending_operation
@@ -57,11 +58,18 @@ def payment_check_authorization(*, payment: Payment, amount: Decimal) -> Payment
     )
     if not locally_valid:
         return services.payment_check_order_status(payment=current, amount=wanted)
-    result, latency_ms = services._send(current, TransactionKind.STATUS, current.authorize_key)
+    result, latency_ms = common._send(current, TransactionKind.STATUS, current.authorize_key)
     with transaction.atomic(durable=True):
-        locked = services._lock(current.pk)
-        services._log(locked, kind=TransactionKind.STATUS, key=current.authorize_key, amount=wanted, result=result,
-                      latency_ms=latency_ms, note=STATUS_CHECK_NOTE)  # fmt: skip
+        locked = common._lock(current.pk)
+        common._log(
+            locked,
+            kind=TransactionKind.STATUS,
+            key=current.authorize_key,
+            amount=wanted,
+            result=result,
+            latency_ms=latency_ms,
+            note=STATUS_CHECK_NOTE,
+        )
         if result.outcome == Outcome.DECLINED and locked.status == PaymentStatus.AUTHORIZED:
             _note_lapsed(locked, result.error)
     if result.outcome in (Outcome.TIMEOUT, Outcome.ERROR, Outcome.PENDING):

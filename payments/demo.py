@@ -1,4 +1,4 @@
-"""The payments part of the demo data (DESIGN section 13), called by ``seed_demo``."""
+"""The payments part of the demo data, called by ``seed_demo``."""
 
 from decimal import Decimal
 

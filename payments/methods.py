@@ -140,6 +140,7 @@ class ExternalAccountMethod(PaymentMethod):
     name = ""
 
     def authorize(self, *, payment, idempotency_key: str) -> GatewayResult:
+        # Imported when called: payments.credit_line loads payments.policies, which loads this module.
         from payments.credit_line import decision_of, external_account_methods
 
         if payment.method not in external_account_methods():
@@ -158,9 +159,12 @@ class ExternalAccountMethod(PaymentMethod):
         if decision == "review":
             result = self._offline(payment, amount=payment.amount)
             return GatewayResult(
-                Outcome.REVIEW, reference=result.reference, amount=payment.amount,
-                error="Above the account's credit line.", raw=result.raw,
-            )  # fmt: skip
+                Outcome.REVIEW,
+                reference=result.reference,
+                amount=payment.amount,
+                error="Above the account's credit line.",
+                raw=result.raw,
+            )
         return self._offline(payment, amount=payment.amount)
 
     def status(self, *, payment, idempotency_key: str) -> GatewayResult:

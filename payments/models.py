@@ -75,13 +75,20 @@ class Payment(ConcurrentTransitionMixin, models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="payments")
     is_current = models.BooleanField(default=True, help_text="The order's payment of record.")
     replaces = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by",
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
         help_text="The payment this reauthorization replaces.",
-    )  # fmt: skip
+    )
     key = models.CharField(
-        max_length=32, unique=True, default=new_payment_key, editable=False,
+        max_length=32,
+        unique=True,
+        default=new_payment_key,
+        editable=False,
         help_text="Prefix of the idempotency keys of this payment's gateway calls.",
-    )  # fmt: skip
+    )
     method = models.CharField(max_length=32)
     gateway = models.CharField(max_length=32, blank=True, help_text="Empty for methods that use no gateway.")
     status = FSMField(max_length=20, choices=PaymentStatus.choices, default=S.NEW, protected=True, db_index=True)
@@ -93,9 +100,10 @@ class Payment(ConcurrentTransitionMixin, models.Model):
     captured_amount = models.DecimalField(**MONEY, default=ZERO)
     refunded_amount = models.DecimalField(**MONEY, default=ZERO)
     deposit_reduction = models.DecimalField(
-        **MONEY, default=ZERO,
+        **MONEY,
+        default=ZERO,
         help_text="Returns credited before the deposit: the deposit captures this much less.",
-    )  # fmt: skip
+    )
 
     token = models.CharField(max_length=128, blank=True, help_text="The gateway's card token, never a card number.")
     authorization_reference = models.CharField(max_length=128, blank=True)
@@ -201,18 +209,24 @@ class Payment(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=S.PENDING, target=S.AUTHORIZED)
     def approve(self, *, approved_amount, reference="", expires_at=None, avs_result="", cvv_result="") -> None:
         self._note_approval(
-            approved_amount=approved_amount, reference=reference, expires_at=expires_at,
-            avs_result=avs_result, cvv_result=cvv_result,
-        )  # fmt: skip
+            approved_amount=approved_amount,
+            reference=reference,
+            expires_at=expires_at,
+            avs_result=avs_result,
+            cvv_result=cvv_result,
+        )
 
     @transition(field=status, source=S.PENDING, target=S.REVIEW)
     def hold_for_review(
         self, *, approved_amount, reason: str, reference="", expires_at=None, avs_result="", cvv_result=""
     ) -> None:
         self._note_approval(
-            approved_amount=approved_amount, reference=reference, expires_at=expires_at,
-            avs_result=avs_result, cvv_result=cvv_result,
-        )  # fmt: skip
+            approved_amount=approved_amount,
+            reference=reference,
+            expires_at=expires_at,
+            avs_result=avs_result,
+            cvv_result=cvv_result,
+        )
         self.status_reason = reason
 
     @transition(field=status, source=S.PENDING, target=S.DECLINED)
@@ -305,18 +319,24 @@ class AcceptPolicy(models.Model):
     accepted = models.BooleanField(default=True)
     needs_approval = models.BooleanField(default=False, help_text="Every payment by this method goes to review.")
     review_threshold = models.DecimalField(
-        **MONEY, null=True, blank=True,
+        **MONEY,
+        null=True,
+        blank=True,
         help_text="In the store's currency: payments above it go to review. Empty: the store's review "
         "threshold for gateway methods, none for the others.",
-    )  # fmt: skip
+    )
     review_avs_results = models.JSONField(
-        "AVS results for review", default=default_review_results, blank=True,
+        "AVS results for review",
+        default=default_review_results,
+        blank=True,
         help_text='Address check results that send a payment to review, e.g. ["mismatch"].',
-    )  # fmt: skip
+    )
     review_cvv_results = models.JSONField(
-        "CVV results for review", default=default_review_results, blank=True,
+        "CVV results for review",
+        default=default_review_results,
+        blank=True,
         help_text='Security code check results that send a payment to review, e.g. ["mismatch"].',
-    )  # fmt: skip
+    )
 
     class Meta:
         verbose_name = "accept policy"

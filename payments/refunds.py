@@ -16,7 +16,8 @@ from commerce.money import ZERO
 from payments.errors import PaymentError
 from payments.gateways.base import ensure_no_transaction
 from payments.models import Operation, Payment, PaymentStatus, PaymentTransaction, TransactionKind
-from payments.services import _event, _fmt, _lock, _money, _operation_call, _raise_unless_done
+from payments.services.common import _event, _fmt, _lock, _money, _raise_unless_done
+from payments.services.gateway_calls import _operation_call
 
 S = PaymentStatus
 # Payments whose money was captured: a credit refunds it.

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from commerce.admin_base import ModelAdmin, ReadOnlyAdmin, ReadOnlyInline, admin_link, money
+from commerce.admin_site import DashboardLink
 from spending_limits.models import (
     PurchaseOrder,
     PurchaseOrderPurchase,
@@ -223,3 +224,20 @@ ORDER_LEDGER_INLINES = [
     OrderPurchaseOrderPurchaseInline,
     OrderPurchaseOrderRefundInline,
 ]
+
+
+admin.site.register_dashboard_links(
+    [
+        DashboardLink(
+            "Trading agreements (remaining)",
+            "admin:spending_limits_tradingagreement_changelist",
+            "spending_limits.view_tradingagreement",
+        ),
+        DashboardLink(
+            "Purchase orders (remaining)",
+            "admin:spending_limits_purchaseorder_changelist",
+            "spending_limits.view_purchaseorder",
+        ),
+    ],
+    position=40,
+)

@@ -184,9 +184,13 @@ def _one_row_per(holder: str, name: str, *, returns: bool = False) -> list[model
 
 def _return_fk(related_name: str) -> models.ForeignKey:
     return models.ForeignKey(
-        "orders.ReturnRequest", on_delete=models.PROTECT, null=True, blank=True, related_name=related_name,
+        "orders.ReturnRequest",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name=related_name,
         help_text="The return (RMA) this credit is for; empty for a cancellation.",
-    )  # fmt: skip
+    )
 
 
 def _amounts_not_negative(name: str) -> list[models.CheckConstraint]:

@@ -21,8 +21,8 @@ from commerce.currency import convert
 from commerce.errors import ValidationFailed
 from commerce.models import RATE
 from commerce.money import ZERO, quantize_money
-from orders.events import order_event_record
-from orders.models import Order, OrderEvent, OrderItem
+from commerce.reports import Note
+from orders.models import Order, OrderItem
 from spending_limits import selectors
 from spending_limits.errors import PurchaseOrderInvalid, SpendingLimitExceeded, TradingAgreementInvalid
 from spending_limits.models import (
@@ -33,6 +33,7 @@ from spending_limits.models import (
     TradingAgreementPurchase,
     TradingAgreementRefund,
 )
+from spending_limits.signals import order_noted
 
 ACTOR = "spending limits"
 RATE_EXPONENT = Decimal(1).scaleb(-RATE["decimal_places"])
@@ -215,7 +216,7 @@ def _takes(scope: _Scope) -> list[_Take]:
 
 
 def order_purchase_amount(*, items: Iterable[OrderItem]) -> Decimal:
-    """Product total + tax + shipping + shipping tax - adjustment over the items (DESIGN section 4)."""
+    """Product total + tax + shipping + shipping tax - adjustment over the items."""
     return sum((item.purchase_amount for item in items), ZERO)
 
 
@@ -504,13 +505,11 @@ def _record(order: Order, message: str, rows: list[Purchase | Refund], *, reason
             }
         )
     text = "; ".join(f"{number} {_money(amount, currency)}" for (number, currency), amount in totals.items())
-    order_event_record(
-        order=order,
-        kind=OrderEvent.Kind.SPENDING_LIMIT,
-        message=f"{message}: {text}",
-        reason=reason,
+    order_noted.send(
+        sender=TradingAgreement,
+        notes=[Note(subject_id=order.pk, message=f"{message}: {text}", reason=reason, extra={"rows": details})],
+        acting_user=None,
         actor_name=ACTOR,
-        extra={"rows": details},
     )
 
 

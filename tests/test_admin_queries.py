@@ -50,8 +50,11 @@ def hundred_orders() -> Order:
     call_command("seed_demo", stdout=StringIO())
     call_command("setup_schedules", stdout=StringIO())
     # A storefront listening: every order's status changes are webhook deliveries in the log.
-    WebhookEndpoint.objects.create(store=Store.objects.get(code="demo"), url="https://shop.example/hooks",
-                                   event_types=["order.status_changed", "order.shipped"])  # fmt: skip
+    WebhookEndpoint.objects.create(
+        store=Store.objects.get(code="demo"),
+        url="https://shop.example/hooks",
+        event_types=["order.status_changed", "order.shipped"],
+    )
     orders = [place("alice", ("DEMO-TSHIRT", 1), ("DEMO-CAP", 1)) for _ in range(45)]
     orders += [place("dave", ("DEMO-STICKERS", 2), token="tok_review") for _ in range(20)]
     orders += [place("bob", ("DEMO-HOODIE", 1, "ACME-TA-1"), ("DEMO-TSHIRT", 1, "ACME-TA-1")) for _ in range(20)]
@@ -91,18 +94,29 @@ def hundred_orders() -> Order:
         )
     return_request_credit(return_request=returns[0])
 
-    run = JobRun.objects.create(name="release_to_fulfillment", processed=12, succeeded=2, failed=10,
-                                errors=[{"id": order.pk, "error": "gateway down"} for order in orders[:10]],
-                                finished_at=timezone.now())  # fmt: skip
+    run = JobRun.objects.create(
+        name="release_to_fulfillment",
+        processed=12,
+        succeeded=2,
+        failed=10,
+        errors=[{"id": order.pk, "error": "gateway down"} for order in orders[:10]],
+        finished_at=timezone.now(),
+    )
     for order in orders[:10]:
         JobItemFailure.objects.create(
-            job_name=run.name, order=order, failures=3, last_error="gateway down", last_run=run
+            job_name=run.name, item=order, failures=3, last_error="gateway down", last_run=run
         )
     now = timezone.now()
     for model, success in [(Success, True), (Failure, False)]:
         for n in range(3):
-            model.objects.create(id=uuid.uuid4().hex, name=f"task-{n}", func="commerce.notifications.send",
-                                 started=now, stopped=now, success=success)  # fmt: skip
+            model.objects.create(
+                id=uuid.uuid4().hex,
+                name=f"task-{n}",
+                func="commerce.notifications.send",
+                started=now,
+                stopped=now,
+                success=success,
+            )
     OrmQ.objects.create(key="commerce", payload="x", lock=now)
     client_for(get_user_model().objects.get(username="clerk"))  # an API token
     return rich

@@ -1,15 +1,11 @@
-"""Storefront product catalogue and availability."""
+"""Storefront product catalogue (availability is fulfillment's: ``fulfillment.api.availability``)."""
 
 from django.db.models import Q
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from commerce.api.fields import MoneyField
 from commerce.models import Product
-from fulfillment.selectors import product_availability
 
 SEARCH_MAX = 100
 
@@ -21,14 +17,6 @@ class ProductSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = ["sku", "name", "description", "price", "currency", "backorderable", "weight", "weight_unit"]
-
-
-class AvailabilitySerializer(serializers.Serializer):
-    sku = serializers.CharField()
-    available_quantity = serializers.IntegerField()
-    backorderable = serializers.BooleanField()
-    expected_quantity = serializers.IntegerField()
-    estimated_available_at = serializers.DateField(allow_null=True)
 
 
 def active_products():
@@ -59,12 +47,3 @@ class ProductDetailView(generics.RetrieveAPIView):
 
     def get_queryset(self):
         return active_products()
-
-
-class ProductAvailabilityView(APIView):
-    """Available-to-promise quantity now, and the earliest date more arrives."""
-
-    @extend_schema(responses=AvailabilitySerializer)
-    def get(self, request, sku: str):
-        product = get_object_or_404(Product, sku=sku, active=True)
-        return Response(AvailabilitySerializer(product_availability(product=product)).data)

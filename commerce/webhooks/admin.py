@@ -50,8 +50,18 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_filter = ["status", "event__type", "endpoint__store"]
     list_select_related = ["event", "endpoint__store"]
     search_fields = ["event__event_id", "endpoint__url"]
-    fields = ["event_id", "event_type", "endpoint", "status", "attempts", "last_status_code", "next_attempt_at",
-              "delivered_at", "payload", "redeliver"]  # fmt: skip
+    fields = [
+        "event_id",
+        "event_type",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+        "payload",
+        "redeliver",
+    ]
     readonly_fields = fields
     inlines = [WebhookAttemptInline]
     actions = ["redeliver_selected"]
@@ -90,9 +100,12 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         urls = [
-            path("<int:pk>/redeliver/", self.admin_site.admin_view(self.redeliver_view),
-                 name="webhooks_webhookdelivery_redeliver"),
-        ]  # fmt: skip
+            path(
+                "<int:pk>/redeliver/",
+                self.admin_site.admin_view(self.redeliver_view),
+                name="webhooks_webhookdelivery_redeliver",
+            ),
+        ]
         return urls + super().get_urls()
 
     def redeliver_view(self, request, pk: int):

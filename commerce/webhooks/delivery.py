@@ -96,9 +96,15 @@ def webhook_deliver(delivery_id: int, force: bool = False) -> str:
     code, error, text, duration = _post(delivery)
     succeeded = code is not None and 200 <= code < 300
     with transaction.atomic():
-        WebhookAttempt.objects.create(delivery=delivery, number=number, requested_at=requested_at,
-                                      duration_ms=duration, status_code=code, error=error,
-                                      response_body=text)  # fmt: skip
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=number,
+            requested_at=requested_at,
+            duration_ms=duration,
+            status_code=code,
+            error=error,
+            response_body=text,
+        )
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
         delivery.last_status_code = code
         if succeeded:
@@ -124,8 +130,14 @@ def _schedule_retry(delivery_id: int, attempts: int, when) -> None:
     from django_q.models import Schedule
     from django_q.tasks import schedule
 
-    schedule("commerce.webhooks.delivery.webhook_deliver", delivery_id, name=f"webhook:{delivery_id}:{attempts + 1}",
-             schedule_type=Schedule.ONCE, repeats=-1, next_run=when)  # fmt: skip
+    schedule(
+        "commerce.webhooks.delivery.webhook_deliver",
+        delivery_id,
+        name=f"webhook:{delivery_id}:{attempts + 1}",
+        schedule_type=Schedule.ONCE,
+        repeats=-1,
+        next_run=when,
+    )
 
 
 def webhook_redeliver(*, delivery: WebhookDelivery) -> None:

@@ -1,4 +1,4 @@
-"""The order contract of DESIGN section 11: placement input, order output."""
+"""The order contract (docs/api.md): placement input, order output."""
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from commerce.api.fields import MoneyField, TextField
 from commerce.models import Currency, Customer, Product, ShipMode
+from fulfillment.selectors import shipments_for_order
 from orders.models import InventoryStatus, Order, OrderStatus
 from orders.services import AddressInput, ItemInput
 from spending_limits.models import TradingAgreement
@@ -193,21 +194,11 @@ class OrderSerializer(serializers.Serializer):
 
     @extend_schema_field(ShipmentSerializer(many=True))
     def get_shipments(self, order: Order) -> list[dict]:
-        from fulfillment.selectors import shipments_for_order
-
         return shipments_for_order(order=order)
 
     @extend_schema_field(AddressSerializer)
     def get_shipping_address(self, order: Order) -> dict:
-        return {
-            "name": order.ship_to_name,
-            "line1": order.ship_to_line1,
-            "line2": order.ship_to_line2,
-            "city": order.ship_to_city,
-            "region": order.ship_to_region,
-            "postal_code": order.ship_to_postal_code,
-            "country": order.ship_to_country,
-        }
+        return order.ship_to
 
 
 class ReasonSerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""Storefront order API and back-office order actions (DESIGN section 11)."""
+"""Storefront order API and back-office order actions (docs/api.md)."""
 
 import hashlib
 import json
@@ -84,9 +84,12 @@ def _place(request, *, customer, placement, place) -> Response:
         order, created = place(data=placement, acting_user=request.user)
     except PaymentDeclined as exc:
         if key and exc.details.get("order"):
-            placement_response_record(order_number=exc.details["order"], customer=customer,
-                                      status_code=exc.status_code,
-                                      body=error_body(exc.code, exc.message, exc.details))  # fmt: skip
+            placement_response_record(
+                order_number=exc.details["order"],
+                customer=customer,
+                status_code=exc.status_code,
+                body=error_body(exc.code, exc.message, exc.details),
+            )
         raise
     if not created:
         status_code, body = placement_response_replay(order=order, current_body=lambda: _fresh(order))
@@ -253,8 +256,9 @@ def backoffice_action(permission: str, service, *, reason_required: bool = False
         permission_classes = [staff_with(permission)]
         error_statuses = AUTHORIZES
 
-        @extend_schema(request=RequiredReasonSerializer if reason_required else ReasonSerializer,
-                       responses=OrderSerializer)  # fmt: skip
+        @extend_schema(
+            request=RequiredReasonSerializer if reason_required else ReasonSerializer, responses=OrderSerializer
+        )
         def post(self, request, number: str):
             order = selectors.order_by_number(number=number)
             reason = _reason(request, required=reason_required) or default_reason

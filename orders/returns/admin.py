@@ -31,8 +31,9 @@ R = ReturnStatus
 
 
 def _badge(rma: ReturnRequest) -> str:
-    return format_html('<span class="return-status return-status-{}">{} · {}</span>', rma.status, rma.status,
-                       rma.get_status_display())  # fmt: skip
+    return format_html(
+        '<span class="return-status return-status-{}">{} · {}</span>', rma.status, rma.status, rma.get_status_display()
+    )
 
 
 # Forms: one row of fields per item.
@@ -128,9 +129,11 @@ class ReturnAction:
         user = request.user
         if self.name == "approve":
             services.return_request_approve(
-                return_request=rma, overrides=form.overrides(items), reason=form.cleaned_data["reason"],
+                return_request=rma,
+                overrides=form.overrides(items),
+                reason=form.cleaned_data["reason"],
                 acting_user=user,
-            )  # fmt: skip
+            )
         elif self.name == "deny":
             services.return_request_deny(return_request=rma, reason=form.cleaned_data["reason"], acting_user=user)
         elif self.name == "receive":
@@ -142,23 +145,46 @@ class ReturnAction:
 RETURN_ACTIONS = {
     action.name: action
     for action in [
-        ReturnAction("approve", "Approve", "approve_returnrequest", lambda rma: rma.status == R.PENDING, ApproveForm,
-                     ("approve", "reason", "receipt"),
-                     explanation="Approve the items ticked, overriding their deny reasons; untick an item to deny it "
-                     "(say why). Untick “wait for the goods” to credit an item without receipt."),
-        ReturnAction("deny", "Deny", "approve_returnrequest",
-                     lambda rma: rma.status in (R.PENDING, R.APPROVED) and not rma.is_locked, DenyForm, danger=True,
-                     explanation="Every item is denied and the return cancelled; the customer is told why."),
-        ReturnAction("receive", "Receive goods", "receive_returnrequest", lambda rma: rma.status == R.APPROVED,
-                     ReceiveForm, ("quantity", "disposition", "center"),
-                     explanation="Record what came back. Restocked goods raise the center's on-hand at once; "
-                     "scrapped goods do not."),
-        ReturnAction("credit", "Credit and close", "credit_returnrequest", lambda rma: rma.status == R.APPROVED,
-                     CreditForm,
-                     explanation="Credit what was received (and the items needing no receipt): refund the captured "
-                     "payment or reduce the deposit, give back the spending limits, close the return."),
+        ReturnAction(
+            "approve",
+            "Approve",
+            "approve_returnrequest",
+            lambda rma: rma.status == R.PENDING,
+            ApproveForm,
+            ("approve", "reason", "receipt"),
+            explanation="Approve the items ticked, overriding their deny reasons; untick an item to deny it "
+            "(say why). Untick “wait for the goods” to credit an item without receipt.",
+        ),
+        ReturnAction(
+            "deny",
+            "Deny",
+            "approve_returnrequest",
+            lambda rma: rma.status in (R.PENDING, R.APPROVED) and not rma.is_locked,
+            DenyForm,
+            danger=True,
+            explanation="Every item is denied and the return cancelled; the customer is told why.",
+        ),
+        ReturnAction(
+            "receive",
+            "Receive goods",
+            "receive_returnrequest",
+            lambda rma: rma.status == R.APPROVED,
+            ReceiveForm,
+            ("quantity", "disposition", "center"),
+            explanation="Record what came back. Restocked goods raise the center's on-hand at once; "
+            "scrapped goods do not.",
+        ),
+        ReturnAction(
+            "credit",
+            "Credit and close",
+            "credit_returnrequest",
+            lambda rma: rma.status == R.APPROVED,
+            CreditForm,
+            explanation="Credit what was received (and the items needing no receipt): refund the captured "
+            "payment or reduce the deposit, give back the spending limits, close the return.",
+        ),
     ]
-}  # fmt: skip
+}
 
 
 # The page's inlines and read-only panels.
@@ -166,13 +192,27 @@ RETURN_ACTIONS = {
 
 class ReturnItemInline(ReadOnlyInline):
     model = ReturnItem
-    fields = ["sku", "quantity", "reason", "status", "deny_reason_list", "receipt_required", "quantity_received",
-              "quantity_restocked", "disposition", "fulfillment_center", "credit"]  # fmt: skip
+    fields = [
+        "sku",
+        "quantity",
+        "reason",
+        "status",
+        "deny_reason_list",
+        "receipt_required",
+        "quantity_received",
+        "quantity_restocked",
+        "disposition",
+        "fulfillment_center",
+        "credit",
+    ]
     view_permission = "orders.view_returnrequest"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("order_item", "fulfillment_center",
-                                                            "return_request__order__currency")  # fmt: skip
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("order_item", "fulfillment_center", "return_request__order__currency")
+        )
 
     @admin.display(description="SKU")
     def sku(self, item: ReturnItem) -> str:
@@ -204,8 +244,13 @@ class ReturnRequestAdmin(ReadOnlyAdmin):
     list_display = ["number", "created_at", "status_badge", "order_link", "customer", "items_summary", "credit"]
     list_filter = ["status", ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["order__customer__user", "order__currency"]
-    search_fields = ["number", "order__number", "order__customer__user__username", "order__customer__user__email",
-                     "items__order_item__sku"]  # fmt: skip
+    search_fields = [
+        "number",
+        "order__number",
+        "order__customer__user__username",
+        "order__customer__user__email",
+        "items__order_item__sku",
+    ]
     search_help_text = "RMA or order number, customer user name or e-mail, or SKU."
     date_hierarchy = "created_at"
     fieldsets = [
@@ -213,9 +258,24 @@ class ReturnRequestAdmin(ReadOnlyAdmin):
         ("Dates", {"fields": [("created_at", "approved_at", "received_at"), ("credited_at", "cancelled_at")]}),
         ("Credit", {"fields": [("credit", "refunded", "deposit_reduced"), "refund_transactions", "ledger_rows"]}),
     ]
-    readonly_fields = ["number", "status_badge", "order_link", "customer", "comment", "status_reason", "created_at",
-                       "approved_at", "received_at", "credited_at", "cancelled_at", "credit", "refunded",
-                       "deposit_reduced", "refund_transactions", "ledger_rows"]  # fmt: skip
+    readonly_fields = [
+        "number",
+        "status_badge",
+        "order_link",
+        "customer",
+        "comment",
+        "status_reason",
+        "created_at",
+        "approved_at",
+        "received_at",
+        "credited_at",
+        "cancelled_at",
+        "credit",
+        "refunded",
+        "deposit_reduced",
+        "refund_transactions",
+        "ledger_rows",
+    ]
     inlines = [ReturnItemInline, ReturnEventInline]
 
     def get_queryset(self, request):
@@ -254,15 +314,24 @@ class ReturnRequestAdmin(ReadOnlyAdmin):
         if not rma.credit_key:
             return "-"
         rows = PaymentTransaction.objects.filter(payment__order_id=rma.order_id, idempotency_key=rma.credit_key)
-        return format_html_join(
-            mark_safe("<br>"),
-            "{} {} {} {} ({}){}",
-            (
-                (t.created_at.strftime("%Y-%m-%d %H:%M:%S"), t.kind, t.outcome, money(t.amount, t.currency_id),
-                 t.idempotency_key, " applied" if t.applied else "")
-                for t in rows.order_by("pk")
-            ),
-        ) or "-"  # fmt: skip
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                "{} {} {} {} ({}){}",
+                (
+                    (
+                        t.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                        t.kind,
+                        t.outcome,
+                        money(t.amount, t.currency_id),
+                        t.idempotency_key,
+                        " applied" if t.applied else "",
+                    )
+                    for t in rows.order_by("pk")
+                ),
+            )
+            or "-"
+        )
 
     @admin.display(description="spending-limit rows")
     def ledger_rows(self, rma: ReturnRequest) -> str:
@@ -278,9 +347,17 @@ class ReturnRequestAdmin(ReadOnlyAdmin):
         return format_html_join(
             mark_safe("<br>"),
             "{} {}: {} (from {} at rate {})",
-            ((kind, number, money(row.amount, row.currency_id), money(row.order_amount, row.order_currency_id),
-              row.exchange_rate.normalize()) for kind, number, row in rows),
-        )  # fmt: skip
+            (
+                (
+                    kind,
+                    number,
+                    money(row.amount, row.currency_id),
+                    money(row.order_amount, row.order_currency_id),
+                    row.exchange_rate.normalize(),
+                )
+                for kind, number, row in rows
+            ),
+        )
 
     # Buttons and their pages.
 
@@ -300,9 +377,10 @@ class ReturnRequestAdmin(ReadOnlyAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("<int:object_id>/action/<str:action_name>/", view(self.action_view),
-                 name="orders_returnrequest_action"),
-        ] + super().get_urls()  # fmt: skip
+            path(
+                "<int:object_id>/action/<str:action_name>/", view(self.action_view), name="orders_returnrequest_action"
+            ),
+        ] + super().get_urls()
 
     def action_view(self, request, object_id: int, action_name: str):
         action = RETURN_ACTIONS.get(action_name)
@@ -313,8 +391,11 @@ class ReturnRequestAdmin(ReadOnlyAdmin):
         rma = get_object_or_404(self.get_queryset(request).select_related("order__currency"), pk=object_id)
         change_url = reverse("admin:orders_returnrequest_change", args=[rma.pk])
         if not action.is_available(rma):
-            self.message_user(request, f"Return {rma.number} is {rma.get_status_display().lower()}: "
-                              f"“{action.label}” is not possible now.", messages.WARNING)  # fmt: skip
+            self.message_user(
+                request,
+                f"Return {rma.number} is {rma.get_status_display().lower()}: “{action.label}” is not possible now.",
+                messages.WARNING,
+            )
             return HttpResponseRedirect(change_url)
         items = action.items(rma)
         form = action.form(request.POST if request.method == "POST" else None, rma=rma, items=items)
@@ -325,8 +406,9 @@ class ReturnRequestAdmin(ReadOnlyAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
             else:
                 now = ReturnRequest.objects.get(pk=rma.pk)
-                self.message_user(request, f"{action.label}: return {rma.number} is now "
-                                  f"{now.get_status_display().lower()}.")  # fmt: skip
+                self.message_user(
+                    request, f"{action.label}: return {rma.number} is now {now.get_status_display().lower()}."
+                )
             return HttpResponseRedirect(change_url)
         rows = [{"item": item, "fields": [form[f"{name}_{item.pk}"] for name in action.item_fields]} for item in items]
         context = {
@@ -387,8 +469,11 @@ def return_queue_panel(request) -> dict | None:
         "total": counts["pending"] + counts["approved"],
         "rows": [
             {"title": "Waiting for approval", "count": counts["pending"], "url": f"{changelist}?status__exact=PND"},
-            {"title": "Waiting for the goods", "count": counts["awaiting_goods"],
-             "url": f"{changelist}?status__exact=APP"},
+            {
+                "title": "Waiting for the goods",
+                "count": counts["awaiting_goods"],
+                "url": f"{changelist}?status__exact=APP",
+            },
             {"title": "Ready to credit", "count": counts["ready"], "url": f"{changelist}?status__exact=APP"},
         ],
-    }  # fmt: skip
+    }

@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from commerce.errors import InvalidTransition
+from commerce.jobs import JobOutcome
 from commerce.money import ZERO, quantize_money
 from orders.models import OrderStatus
 from orders.returns import rules
@@ -59,9 +60,11 @@ def return_request_credit(
     if plan.route == REFUND:
         payment = Payment.objects.get(pk=plan.payment_id)
         refunded = payments.payment_refund_partial(
-            payment=payment, amount=plan.credit_total, idempotency_key=plan.key,
+            payment=payment,
+            amount=plan.credit_total,
+            idempotency_key=plan.key,
             reason=f"Return {return_request.number}",
-        )  # fmt: skip
+        )
     _close(plan, refunded=refunded, acting_user=acting_user, actor_name=actor_name)
     return ReturnRequest.objects.get(pk=return_request.pk)
 
@@ -116,10 +119,12 @@ def _fix_credits(rma: ReturnRequest, items: list[ReturnItem], *, acting_user, ac
     rma.credit_key = f"return-{rma.number}"
     rma.save(update_fields=["credit_total", "credit_key", "updated_at"])
     return_event_record(
-        return_request=rma, message=f"Credit of {total} {rma.order.currency_id} computed",
-        acting_user=acting_user, actor_name=actor_name,
+        return_request=rma,
+        message=f"Credit of {total} {rma.order.currency_id} computed",
+        acting_user=acting_user,
+        actor_name=actor_name,
         extra={"items": {item.order_item.sku: str(item.credit_amount) for item in items}},
-    )  # fmt: skip
+    )
 
 
 def _close(plan: _Plan, *, refunded: Decimal, acting_user, actor_name: str) -> None:
@@ -149,9 +154,15 @@ def _close(plan: _Plan, *, refunded: Decimal, acting_user, actor_name: str) -> N
         def shown(amount: Decimal) -> str:
             return f"{quantize_money(amount, currency)} {currency.code}"
 
-        _transition(rma, "close", acting_user=acting_user, actor_name=actor_name, message="Credited and closed",
-                    reason=f"Credit {shown(rma.credit_total)}: refunded {shown(rma.refunded_amount)}, "
-                    f"deposit reduced by {shown(rma.deposit_reduction)}")  # fmt: skip
+        _transition(
+            rma,
+            "close",
+            acting_user=acting_user,
+            actor_name=actor_name,
+            message="Credited and closed",
+            reason=f"Credit {shown(rma.credit_total)}: refunded {shown(rma.refunded_amount)}, "
+            f"deposit reduced by {shown(rma.deposit_reduction)}",
+        )
         return_notify("return_credited", rma)
 
 
@@ -160,8 +171,6 @@ def _close(plan: _Plan, *, refunded: Decimal, acting_user, actor_name: str) -> N
 
 def return_credit_order(*, order_id: int, actor_name: str = "return_credit_and_close"):
     """Credit and close the order's approved returns whose goods all came back."""
-    from commerce.jobs import JobOutcome
-
     closed = 0
     for rma in ReturnRequest.objects.ready_to_credit().filter(order_id=order_id).order_by("pk"):
         before = rma.status

@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 
 from commerce.jobs import JobSpec
 from orders.models import Order
+from orders.returns.crediting import return_credit_order
 from orders.returns.models import ReturnRequest
 
 
@@ -14,9 +15,6 @@ def select_returns_to_credit() -> QuerySet:
 
 
 def _process(order_id: int):
-    # Imported here: the job's command lists without loading the services.
-    from orders.returns.crediting import return_credit_order
-
     return return_credit_order(order_id=order_id, actor_name=RETURN_CREDIT_AND_CLOSE.name)
 
 

@@ -77,8 +77,16 @@ def _save_items(items: Sequence[ReturnItem], fields: list[str]) -> None:
     ReturnItem.objects.bulk_update(list(items), fields)
 
 
-def _transition(rma: ReturnRequest, method: str, *, acting_user=None, actor_name: str = "", reason: str = "",
-                message: str = "", method_kwargs: dict | None = None) -> None:  # fmt: skip
+def _transition(
+    rma: ReturnRequest,
+    method: str,
+    *,
+    acting_user=None,
+    actor_name: str = "",
+    reason: str = "",
+    message: str = "",
+    method_kwargs: dict | None = None,
+) -> None:
     bound = getattr(rma, method)
     if not can_proceed(bound):
         raise InvalidTransition(
@@ -89,9 +97,14 @@ def _transition(rma: ReturnRequest, method: str, *, acting_user=None, actor_name
     bound(**(method_kwargs or {}))
     rma.save()
     return_event_record(
-        return_request=rma, from_status=from_status, to_status=rma.status, acting_user=acting_user,
-        actor_name=actor_name, reason=reason, message=message or f"{from_status} → {rma.status}",
-    )  # fmt: skip
+        return_request=rma,
+        from_status=from_status,
+        to_status=rma.status,
+        acting_user=acting_user,
+        actor_name=actor_name,
+        reason=reason,
+        message=message or f"{from_status} → {rma.status}",
+    )
 
 
 def _lines(order: Order, lines: Sequence[ReturnLineInput]) -> list[rules.Line]:
@@ -136,14 +149,22 @@ def _evaluate(rma: ReturnRequest, items: list[ReturnItem], *, acting_user=None, 
             item.approve_automatically()
     _save_items(items, ["status", "deny_reasons"])
     if all(item.is_approved for item in items):
-        _transition(rma, "approve", acting_user=acting_user, actor_name=actor_name or "auto-approval",
-                    message="Approved automatically")  # fmt: skip
+        _transition(
+            rma,
+            "approve",
+            acting_user=acting_user,
+            actor_name=actor_name or "auto-approval",
+            message="Approved automatically",
+        )
         return_notify("return_approved", rma)
     else:
         return_event_record(
-            return_request=rma, message="Waits for staff approval", acting_user=acting_user, actor_name=actor_name,
+            return_request=rma,
+            message="Waits for staff approval",
+            acting_user=acting_user,
+            actor_name=actor_name,
             extra={"deny_reasons": {item.order_item.sku: item.deny_reasons for item in items if item.deny_reasons}},
-        )  # fmt: skip
+        )
         return_notify("return_pending_approval", rma)
 
 
@@ -154,8 +175,9 @@ def _refuse_locked(rma: ReturnRequest, *, change: str, acting_user=None) -> None
         why = "the goods were received and the credit issued already"
     message = f"Return {rma.number} can no longer be changed: {why}."
     with transaction.atomic():
-        return_event_record(return_request=rma, message="Change refused", reason=f"{change}: {message}",
-                            acting_user=acting_user)  # fmt: skip
+        return_event_record(
+            return_request=rma, message="Change refused", reason=f"{change}: {message}", acting_user=acting_user
+        )
         return_notify("return_change_refused", rma, change=change, reason=message)
     raise ReturnLocked(message, details={"return": rma.number, "status": rma.status})
 
@@ -188,17 +210,24 @@ def return_request_create(
         for item, line in zip(items, matched, strict=True):
             item.order_item = line.order_item
         return_event_record(
-            return_request=rma, to_status=rma.status, message="Requested", reason=comment, acting_user=acting_user,
+            return_request=rma,
+            to_status=rma.status,
+            message="Requested",
+            reason=comment,
+            acting_user=acting_user,
             extra={"items": {line.order_item.sku: line.quantity for line in matched}},
-        )  # fmt: skip
+        )
         _evaluate(rma, items, acting_user=acting_user)
     return ReturnRequest.objects.get(pk=rma.pk)
 
 
 def return_request_update(
-    *, return_request: ReturnRequest, lines: Sequence[ReturnLineInput] | None = None, comment: str | None = None,
+    *,
+    return_request: ReturnRequest,
+    lines: Sequence[ReturnLineInput] | None = None,
+    comment: str | None = None,
     acting_user=None,
-) -> ReturnRequest:  # fmt: skip
+) -> ReturnRequest:
     """Change the items or the comment of an open return; the items are approved again from scratch."""
     refused = None
     with transaction.atomic():
@@ -222,17 +251,20 @@ def return_request_update(
                 rma.items.all().delete()
                 items = ReturnItem.objects.bulk_create(
                     [
-                        ReturnItem(return_request=rma, order_item=line.order_item, quantity=line.quantity,
-                                   reason=line.reason)
+                        ReturnItem(
+                            return_request=rma, order_item=line.order_item, quantity=line.quantity, reason=line.reason
+                        )
                         for line in matched
                     ]
-                )  # fmt: skip
+                )
                 for item, line in zip(items, matched, strict=True):
                     item.order_item = line.order_item
                 return_event_record(
-                    return_request=rma, message="Items changed", acting_user=acting_user,
+                    return_request=rma,
+                    message="Items changed",
+                    acting_user=acting_user,
                     extra={"items": {line.order_item.sku: line.quantity for line in matched}},
-                )  # fmt: skip
+                )
                 _evaluate(rma, items, acting_user=acting_user)
             elif comment is not None:
                 return_event_record(return_request=rma, message="Comment changed", acting_user=acting_user)
@@ -251,8 +283,9 @@ def return_request_cancel(*, return_request: ReturnRequest, acting_user=None, re
             refused = rma
         else:
             why = reason or "Cancelled by the customer"
-            _transition(rma, "cancel", acting_user=acting_user, reason=why, message="Cancelled",
-                        method_kwargs={"reason": why})  # fmt: skip
+            _transition(
+                rma, "cancel", acting_user=acting_user, reason=why, message="Cancelled", method_kwargs={"reason": why}
+            )
     if refused is not None:
         _refuse_locked(refused, change="Cancel the return", acting_user=acting_user)
     return ReturnRequest.objects.get(pk=return_request.pk)
@@ -298,8 +331,9 @@ def return_request_approve(
             return_notify("return_approved", rma)
         else:
             why = reason or "Every item was denied."
-            _transition(rma, "cancel", acting_user=acting_user, reason=why, message="Denied",
-                        method_kwargs={"reason": why})  # fmt: skip
+            _transition(
+                rma, "cancel", acting_user=acting_user, reason=why, message="Denied", method_kwargs={"reason": why}
+            )
             return_notify("return_denied", rma, reason=why)
     return ReturnRequest.objects.get(pk=return_request.pk)
 
@@ -320,8 +354,9 @@ def return_request_deny(*, return_request: ReturnRequest, acting_user=None, reas
         for item in items:
             item.deny([f"{rules.DENIED_BY_STAFF}: {reason}"])
         _save_items(items, ["status", "deny_reasons"])
-        _transition(rma, "cancel", acting_user=acting_user, reason=reason, message="Denied",
-                    method_kwargs={"reason": reason})  # fmt: skip
+        _transition(
+            rma, "cancel", acting_user=acting_user, reason=reason, message="Denied", method_kwargs={"reason": reason}
+        )
         return_notify("return_denied", rma, reason=reason)
     return ReturnRequest.objects.get(pk=return_request.pk)
 
@@ -379,11 +414,15 @@ def return_request_receive(
             rma.received_at = timezone.now()
             rma.save(update_fields=["received_at", "updated_at"])
         summary = {
-            line.sku: {"quantity": line.quantity, "disposition": line.disposition,
-                       "fulfillment_center": line.fulfillment_center.code if line.fulfillment_center else ""}
+            line.sku: {
+                "quantity": line.quantity,
+                "disposition": line.disposition,
+                "fulfillment_center": line.fulfillment_center.code if line.fulfillment_center else "",
+            }
             for line in lines
-        }  # fmt: skip
-        return_event_record(return_request=rma, message="Goods received", acting_user=acting_user,
-                            extra={"received": summary})  # fmt: skip
+        }
+        return_event_record(
+            return_request=rma, message="Goods received", acting_user=acting_user, extra={"received": summary}
+        )
         return_notify("return_received", rma)
     return ReturnRequest.objects.get(pk=return_request.pk)

@@ -14,7 +14,7 @@ HOLDERS = [
         [("spending_limits_purchaseorderpurchase", "purchase_order_id"),
          ("spending_limits_purchaseorderrefund", "purchase_order_id")],
     ),
-]  # fmt: skip
+]
 MESSAGE = "currency cannot change once the limit has ledger rows"
 
 

@@ -88,7 +88,7 @@ def test_read_only_rows_are_not_added_changed_or_deleted_even_by_a_superuser(sup
 
 
 def test_a_failing_job_item_may_be_dismissed_by_whoever_may_delete_it(superuser_client, staff_in_role):
-    failure = JobItemFailure.objects.create(job_name="release_to_fulfillment", order=OrderFactory(), failures=3)
+    failure = JobItemFailure.objects.create(job_name="release_to_fulfillment", item=OrderFactory(), failures=3)
     supervisor = logged_in(staff_in_role(SUPERVISOR))
 
     refused = supervisor.post(f"/admin/commerce/jobitemfailure/{failure.pk}/delete/", {"post": "yes"})
@@ -136,9 +136,14 @@ def test_the_supervisor_reaches_job_runs_schedules_and_ledgers(staff_in_role):
     JobRun.objects.create(name="balance_payment")
     supervisor = logged_in(staff_in_role(SUPERVISOR))
 
-    for url in ["/admin/commerce/jobrun/", "/admin/commerce/jobitemfailure/", "/admin/django_q/schedule/",
-                "/admin/spending_limits/tradingagreement/", "/admin/spending_limits/tradingagreementpurchase/",
-                "/admin/spending_limits/purchaseorder/"]:  # fmt: skip
+    for url in [
+        "/admin/commerce/jobrun/",
+        "/admin/commerce/jobitemfailure/",
+        "/admin/django_q/schedule/",
+        "/admin/spending_limits/tradingagreement/",
+        "/admin/spending_limits/tradingagreementpurchase/",
+        "/admin/spending_limits/purchaseorder/",
+    ]:
         assert supervisor.get(url).status_code == 200, url
     assert "balance_payment" in supervisor.get("/admin/django_q/schedule/").content.decode()
     assert supervisor.get("/admin/spending_limits/tradingagreementpurchase/add/").status_code == 403
@@ -193,8 +198,13 @@ def test_a_payment_approver_cannot_ship_or_pack_in_the_admin(staff_in_role, batc
 
     assert approver.post(f"/admin/fulfillment/pickbatch/{batch.pk}/confirm-shipment/").status_code == 403
     assert approver.post(f"/admin/fulfillment/package/{package.pk}/confirm-shipment/").status_code == 403
-    assert approver.post(f"/admin/fulfillment/pickbatch/{batch.pk}/releases/{package.release_id}/pack/",
-                         {"carrier": "UPS", "tracking_number": "2"}).status_code == 403  # fmt: skip
+    assert (
+        approver.post(
+            f"/admin/fulfillment/pickbatch/{batch.pk}/releases/{package.release_id}/pack/",
+            {"carrier": "UPS", "tracking_number": "2"},
+        ).status_code
+        == 403
+    )
     assert Package.objects.get().status == "packed"
 
 

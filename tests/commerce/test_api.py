@@ -70,8 +70,9 @@ def test_login_is_throttled(demo, settings):
 
 
 def test_demo_mug_availability(demo):
-    client = client_for(__import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model().objects.get(
-        username="alice"))  # fmt: skip
+    client = client_for(
+        __import__("django.contrib.auth", fromlist=["get_user_model"]).get_user_model().objects.get(username="alice")
+    )
 
     body = client.get("/api/v1/products/DEMO-MUG/availability/").json()
 

@@ -22,10 +22,15 @@ def test_a_product_by_its_sku(alice):
 
     assert response.status_code == 200
     assert response.json() == {
-        "sku": "DEMO-MUG", "name": response.json()["name"], "description": response.json()["description"],
-        "price": "12.50", "currency": "USD", "backorderable": True, "weight": response.json()["weight"],
+        "sku": "DEMO-MUG",
+        "name": response.json()["name"],
+        "description": response.json()["description"],
+        "price": "12.50",
+        "currency": "USD",
+        "backorderable": True,
+        "weight": response.json()["weight"],
         "weight_unit": response.json()["weight_unit"],
-    }  # fmt: skip
+    }
 
 
 def test_an_unknown_or_inactive_sku_is_404(alice):

@@ -38,10 +38,23 @@ def generate_python_client(url: str, folder: Path) -> None:
     config = folder / "config.yaml"
     config.write_text(CONFIG)
     result = subprocess.run(
-        [str(BIN / "openapi-python-client"), "generate", "--url", f"{url}/api/schema/?format=json",
-         "--meta", "none", "--output-path", str(folder / "commerce_client"), "--config", str(config)],
-        capture_output=True, text=True, timeout=120, cwd=folder,
-    )  # fmt: skip
+        [
+            str(BIN / "openapi-python-client"),
+            "generate",
+            "--url",
+            f"{url}/api/schema/?format=json",
+            "--meta",
+            "none",
+            "--output-path",
+            str(folder / "commerce_client"),
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=folder,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # Every operation became a module: nothing was skipped as unparseable.
     assert "WARNING" not in result.stdout + result.stderr, result.stdout + result.stderr
@@ -86,9 +99,15 @@ def test_a_python_client_generated_from_the_schema_runs_the_storefront_flow(demo
     body = PlaceOrderRequest(
         items=[PlaceItemRequest(sku="DEMO-TSHIRT", quantity=2)],
         payment=PaymentInputRequest(method=MethodEnum.CARD, token="tok_approve"),
-        shipping_address=AddressRequest(name="Alice Example", line1="12 Elm Street", city="Springfield",
-                                        region="IL", postal_code="62701", country="US"),
-    )  # fmt: skip
+        shipping_address=AddressRequest(
+            name="Alice Example",
+            line1="12 Elm Street",
+            city="Springfield",
+            region="IL",
+            postal_code="62701",
+            country="US",
+        ),
+    )
     placed = orders_create.sync_detailed(client=alice, body=body)
     assert placed.status_code == 201
     order = placed.parsed
@@ -160,8 +179,10 @@ def npm_install(cache: Path) -> Path | None:
     folder.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(folder), "openapi-typescript@7", "typescript@5"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return folder if result.returncode == 0 else None
 
 
@@ -176,14 +197,23 @@ def test_typescript_types_generated_from_the_schema_type_check_a_program(tmp_pat
     schema = tmp_path / "schema.json"
     call_command("spectacular", "--format", "openapi-json", "--file", str(schema))
     bin_dir = tools / "node_modules" / ".bin"
-    generated = subprocess.run([str(bin_dir / "openapi-typescript"), str(schema), "-o", str(tmp_path / "schema.d.ts")],
-                               capture_output=True, text=True, timeout=120)  # fmt: skip
+    generated = subprocess.run(
+        [str(bin_dir / "openapi-typescript"), str(schema), "-o", str(tmp_path / "schema.d.ts")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert generated.returncode == 0, generated.stdout + generated.stderr
 
     def tsc(program: str) -> subprocess.CompletedProcess:
         (tmp_path / "main.ts").write_text(program)
-        return subprocess.run([str(bin_dir / "tsc"), "--noEmit", "--strict", "--target", "es2020", "main.ts"],
-                              capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+        return subprocess.run(
+            [str(bin_dir / "tsc"), "--noEmit", "--strict", "--target", "es2020", "main.ts"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
 
     checked = tsc(TS_PROGRAM)
     assert checked.returncode == 0, checked.stdout + checked.stderr

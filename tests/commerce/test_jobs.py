@@ -80,8 +80,11 @@ class TestWalk:
             return authorize_backorder(order_id)
 
         recorder = Recorder(process=process)
-        newest_first = spec_with(recorder, chunk_size=2, select=lambda: Order.objects.filter(
-            status=S.BACKORDERED).order_by("-pk").values_list("pk", flat=True))  # fmt: skip
+        newest_first = spec_with(
+            recorder,
+            chunk_size=2,
+            select=lambda: Order.objects.filter(status=S.BACKORDERED).order_by("-pk").values_list("pk", flat=True),
+        )
 
         run = job_run(spec=newest_first)
 
@@ -94,8 +97,13 @@ class TestWalk:
         placed = [now - timedelta(days=days) for days in (1, 3, 3, 3, 2, 3, 1)]
         orders = [OrderFactory(status=S.BACKORDERED, placed_at=at) for at in placed]
         recorder = Recorder()
-        oldest_first = spec_with(recorder, chunk_size=2, select=lambda: Order.objects.filter(
-            status=S.BACKORDERED).order_by("placed_at", "pk").values_list("pk", flat=True))  # fmt: skip
+        oldest_first = spec_with(
+            recorder,
+            chunk_size=2,
+            select=lambda: (
+                Order.objects.filter(status=S.BACKORDERED).order_by("placed_at", "pk").values_list("pk", flat=True)
+            ),
+        )
 
         job_run(spec=oldest_first)
 
@@ -114,8 +122,12 @@ class TestWalk:
     def test_an_order_another_worker_moved_on_is_skipped(self):
         order, moved = backorders(2)
         authorize_backorder(moved.pk)
-        stale_selection = spec_with(Recorder(), select=lambda: Order.objects.filter(
-            pk__in=[order.pk, moved.pk]).order_by("pk").values_list("pk", flat=True))  # fmt: skip
+        stale_selection = spec_with(
+            Recorder(),
+            select=lambda: (
+                Order.objects.filter(pk__in=[order.pk, moved.pk]).order_by("pk").values_list("pk", flat=True)
+            ),
+        )
 
         run = job_run(spec=stale_selection)
 
@@ -164,8 +176,12 @@ class TestFailures:
         assert broken.status == S.BACKORDERED
         assert Order.objects.filter(status=S.AUTHORIZED).count() == 4
         failure = JobItemFailure.objects.get()
-        assert (failure.job_name, failure.order_id, failure.failures, failure.last_run) == (
-            AUTHORIZE_BACKORDERS.name, broken.pk, 1, run)  # fmt: skip
+        assert (failure.job_name, failure.object_id, failure.failures, failure.last_run) == (
+            AUTHORIZE_BACKORDERS.name,
+            broken.pk,
+            1,
+            run,
+        )
         assert "RuntimeError: the gateway exploded" in failure.last_error
         logged = [r for r in caplog.records if r.exc_info and str(broken.pk) in r.getMessage()]
         assert logged, "the failure is logged with its traceback"

@@ -97,12 +97,22 @@ def expected_recipients(kind: str) -> list[str]:
 def send(kind: str, order) -> mail.EmailMultiAlternatives:
     context, _ = CONTEXTS[kind]
     if context is None:  # job_failures: about a run, not one order
-        payload = {"order_id": None, "context": {
-            "job_name": "balance_payment", "run_id": 42, "worker": "worker-1:123", "started_at": "2026-11-22T03:00:00",
-            "processed": 12, "succeeded": 10, "failed": 1, "skipped": 1,
-            "failures": [{"order_number": order.number, "failures": 3, "error": "PaymentError: capture refused"}],
-            "repeated_count": 1, "repeated_threshold": 3,
-        }}  # fmt: skip
+        payload = {
+            "order_id": None,
+            "context": {
+                "job_name": "balance_payment",
+                "run_id": 42,
+                "worker": "worker-1:123",
+                "started_at": "2026-11-22T03:00:00",
+                "processed": 12,
+                "succeeded": 10,
+                "failed": 1,
+                "skipped": 1,
+                "failures": [{"order_number": order.number, "failures": 3, "error": "PaymentError: capture refused"}],
+                "repeated_count": 1,
+                "repeated_threshold": 3,
+            },
+        }
     else:
         payload = {"order_id": order.pk, "context": context}
     assert send_notification(kind, payload) == 1

@@ -167,7 +167,10 @@ def test_a_store_gets_its_own_schedule_and_leaves_the_main_one(settings):
     own = Schedule.objects.get(name="release_to_fulfillment@eu")
     assert ast.literal_eval(main.kwargs) == {"exclude_stores": ["eu"]}
     assert (ast.literal_eval(own.args), ast.literal_eval(own.kwargs), own.minutes) == (
-        "release_to_fulfillment", {"stores": ["eu"]}, 5)  # fmt: skip
+        "release_to_fulfillment",
+        {"stores": ["eu"]},
+        5,
+    )
     assert Schedule.objects.count() == len(JOB_NAMES) + 1
 
 

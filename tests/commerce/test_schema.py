@@ -62,18 +62,33 @@ def test_the_error_body_has_an_enum_of_every_code(schema):
 
     assert components["ErrorResponse"]["properties"]["error"] == {"$ref": "#/components/schemas/Error"}
     assert components["Error"]["properties"]["code"] == {"$ref": "#/components/schemas/ErrorCodeEnum"}
-    assert {"validation_error", "not_authenticated", "permission_denied", "not_found", "payment_declined",
-            "insufficient_inventory", "invalid_transition", "spending_limit_exceeded", "no_exchange_rate",
-            "purchase_order_invalid", "approval_required", "idempotency_key_reused", "nothing_to_pick",
-            "throttled"} <= codes  # fmt: skip
+    assert {
+        "validation_error",
+        "not_authenticated",
+        "permission_denied",
+        "not_found",
+        "payment_declined",
+        "insufficient_inventory",
+        "invalid_transition",
+        "spending_limit_exceeded",
+        "no_exchange_rate",
+        "purchase_order_invalid",
+        "approval_required",
+        "idempotency_key_reused",
+        "nothing_to_pick",
+        "throttled",
+    } <= codes
 
 
 def test_lists_are_documented_as_the_page_object_they_are(schema):
     paths = schema["paths"]
     components = schema["components"]["schemas"]
 
-    for path, component in [("/api/v1/orders/", "PaginatedOrderList"), ("/api/v1/approvals/", "PaginatedOrderList"),
-                            ("/api/v1/products/", "PaginatedProductList")]:  # fmt: skip
+    for path, component in [
+        ("/api/v1/orders/", "PaginatedOrderList"),
+        ("/api/v1/approvals/", "PaginatedOrderList"),
+        ("/api/v1/products/", "PaginatedProductList"),
+    ]:
         ok = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert ok == {"$ref": f"#/components/schemas/{component}"}
     assert set(components["PaginatedOrderList"]["properties"]) == {"count", "next", "previous", "results"}
@@ -93,8 +108,12 @@ def test_statuses_are_enums(schema):
 def test_money_is_a_decimal_string(schema):
     components = schema["components"]["schemas"]
 
-    for component, field in [("Product", "price"), ("Item", "unit_price"), ("Totals", "grand_total"),
-                             ("SpendingLimit", "remaining")]:  # fmt: skip
+    for component, field in [
+        ("Product", "price"),
+        ("Item", "unit_price"),
+        ("Totals", "grand_total"),
+        ("SpendingLimit", "remaining"),
+    ]:
         prop = components[component]["properties"][field]
         assert prop["type"] == "string" and prop["format"] == "decimal", (component, prop)
 

@@ -98,8 +98,9 @@ def test_order_status_changes_are_delivered_signed_after_commit(shop, receiver, 
     assert {e["data"]["store"] for e in events} == {shop.store.code}
     for request in server.requests:
         assert signature_verify(secret=endpoint.secret, header=request["headers"]["X-Signature"], body=request["body"])
-        assert not signature_verify(secret="another-secret", header=request["headers"]["X-Signature"],
-                                    body=request["body"])  # fmt: skip
+        assert not signature_verify(
+            secret="another-secret", header=request["headers"]["X-Signature"], body=request["body"]
+        )
         assert request["headers"]["X-Webhook-Id"] == json.loads(request["body"])["id"]
     deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)
     assert sorted(deliveries.values_list("status", "attempts", "last_status_code")) == [("succeeded", 1, 200)] * 2
@@ -196,8 +197,9 @@ def test_endpoints_get_only_their_event_types_and_inactive_ones_nothing(
     shipped_only = receiver()
     inactive = receiver()
     endpoint_for(shop.store, shipped_only.url, "order.shipped")
-    WebhookEndpoint.objects.create(store=shop.store, url=inactive.url, event_types=["order.status_changed"],
-                                   active=False)  # fmt: skip
+    WebhookEndpoint.objects.create(
+        store=shop.store, url=inactive.url, event_types=["order.status_changed"], active=False
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         place([(shop.products[0], 1)])
@@ -248,17 +250,19 @@ def _permissions(*codenames):
 
 def test_the_backoffice_api_manages_endpoints_with_permissions(shop):
     staff = UserFactory(is_staff=True)
-    staff.user_permissions.add(*_permissions("view_webhookendpoint", "add_webhookendpoint",
-                                             "change_webhookendpoint"))  # fmt: skip
+    staff.user_permissions.add(*_permissions("view_webhookendpoint", "add_webhookendpoint", "change_webhookendpoint"))
     api = client_for(staff)
 
-    created = api.post("/api/v1/backoffice/webhooks/", {
-        "store": shop.store.code, "url": "https://shop.example/hooks", "event_types": ["order.shipped"]})  # fmt: skip
+    created = api.post(
+        "/api/v1/backoffice/webhooks/",
+        {"store": shop.store.code, "url": "https://shop.example/hooks", "event_types": ["order.shipped"]},
+    )
     listed = api.get("/api/v1/backoffice/webhooks/")
     changed = api.patch(f"/api/v1/backoffice/webhooks/{created.json()['id']}/", {"active": False})
     removed = api.delete(f"/api/v1/backoffice/webhooks/{created.json()['id']}/")
-    bad = api.post("/api/v1/backoffice/webhooks/", {"store": "\u0000", "url": "https://x.example/",
-                                                    "event_types": ["order.eaten"]})  # fmt: skip
+    bad = api.post(
+        "/api/v1/backoffice/webhooks/", {"store": "\u0000", "url": "https://x.example/", "event_types": ["order.eaten"]}
+    )
     customer = client_for(UserFactory()).get("/api/v1/backoffice/webhooks/")
 
     assert created.status_code == 201, created.content

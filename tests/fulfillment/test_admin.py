@@ -35,9 +35,9 @@ def order(east, products):
 
 
 @pytest.mark.parametrize(
-    "model", ["fulfillmentcenter", "stock", "expectedreceipt", "allocation", "release", "pickbatch", "package",
-              "printrecord"],
-)  # fmt: skip
+    "model",
+    ["fulfillmentcenter", "stock", "expectedreceipt", "allocation", "release", "pickbatch", "package", "printrecord"],
+)
 def test_changelists_load(admin_client_, order, east, model):
     batch = pick_batch_create(fulfillment_center=east)
     package_create(release=batch.releases.get(), carrier="UPS", tracking_number="1")
@@ -122,8 +122,11 @@ def test_pack_form_packs_everything_unpacked(warehouse, order, east):
 def test_pack_form_shows_the_service_refusal(warehouse, order):
     release = Release.objects.get(order=order)
 
-    response = warehouse.post(f"/admin/fulfillment/release/{release.pk}/pack/", {"carrier": "UPS",
-                              "tracking_number": "1Z", "weight_unit": "kg"}, follow=True)  # fmt: skip
+    response = warehouse.post(
+        f"/admin/fulfillment/release/{release.pk}/pack/",
+        {"carrier": "UPS", "tracking_number": "1Z", "weight_unit": "kg"},
+        follow=True,
+    )
 
     assert b"only a release in a pick batch can be packed" in response.content
     assert not Package.objects.exists()

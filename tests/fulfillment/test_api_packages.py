@@ -64,10 +64,14 @@ def test_pack_chosen_items(warehouse, release, order):
 
     response = warehouse.post(
         packages_url(release),
-        {"items": [{"order_item": item.pk, "quantity": 1}], "carrier": "DHL", "tracking_number": "D1",
-         "shipping_cost": "4.20"},
+        {
+            "items": [{"order_item": item.pk, "quantity": 1}],
+            "carrier": "DHL",
+            "tracking_number": "D1",
+            "shipping_cost": "4.20",
+        },
         format="json",
-    )  # fmt: skip
+    )
 
     assert response.status_code == 201, response.content
     body = response.json()

@@ -56,8 +56,11 @@ def test_create_returns_the_batch_with_its_releases_and_items(warehouse, order):
     assert (body["fulfillment_center"], body["created_by"], body["expedited"]) == ("EAST", "wh", False)
     (release,) = body["releases"]
     assert (release["number"], release["order"], release["status"], release["tote"]) == (
-        f"{order.number}-1", order.number, "batched", 1,
-    )  # fmt: skip
+        f"{order.number}-1",
+        order.number,
+        "batched",
+        1,
+    )
     assert [(i["sku"], i["quantity"]) for i in release["items"]] == [("SKU-1", 2), ("SKU-2", 1)]
     assert release["ship_to"]["postal_code"] == order.ship_to_postal_code
     assert {d["kind"]: d["status"] for d in body["documents"]} == {"pick_ticket": "pending", "packing_slips": "pending"}

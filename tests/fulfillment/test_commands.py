@@ -69,8 +69,11 @@ def test_render_pick_batch_exit_status_is_1_from_the_shell(tmp_path):
 
     result = subprocess.run(
         [sys.executable, "manage.py", "render_pick_batch", "nope", "--output", str(tmp_path)],
-        capture_output=True, text=True, env={"DEBUG": "1", "PATH": ""}, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env={"DEBUG": "1", "PATH": ""},
+        check=False,
+    )
 
     assert result.returncode == 1
     assert "is not a pick batch id" in result.stderr

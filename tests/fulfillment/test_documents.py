@@ -79,11 +79,15 @@ def test_pick_ticket_puts_products_without_a_bin_last(east, products, store):
 def test_packing_slips_one_page_per_release_with_what_the_customer_needs(east, products, store):
     orders = [
         released_order(
-            lines=[(products[0], {east: 2}), (products[1], {east: 1})], store=store, shipping_note="Leave at the door",
-            invoice_note="PO 4711", ship_to_name=f"Buyer {n}", ship_to_line1=f"{n} Elm Street",
+            lines=[(products[0], {east: 2}), (products[1], {east: 1})],
+            store=store,
+            shipping_note="Leave at the door",
+            invoice_note="PO 4711",
+            ship_to_name=f"Buyer {n}",
+            ship_to_line1=f"{n} Elm Street",
         )
         for n in range(3)
-    ]  # fmt: skip
+    ]
     batch = pick_batch_create(fulfillment_center=east)
 
     pages = text_of(rendered(batch, "packing_slips"))
@@ -105,9 +109,14 @@ def test_packing_slips_one_page_per_release_with_what_the_customer_needs(east, p
 def test_packing_slip_shows_what_ships_separately_and_what_is_backordered(east, west, products, store):
     order = released_order(lines=[(products[0], {east: 1, west: 2})], store=store)
     backordered = order.items.create(
-        product=products[2], sku=products[2].sku, name=products[2].name, quantity=5, unit_price="1.00",
-        status="R", inventory_status="BO",
-    )  # fmt: skip
+        product=products[2],
+        sku=products[2].sku,
+        name=products[2].name,
+        quantity=5,
+        unit_price="1.00",
+        status="R",
+        inventory_status="BO",
+    )
     batch = pick_batch_create(fulfillment_center=east)
 
     (page,) = text_of(rendered(batch, "packing_slips"))

@@ -30,9 +30,14 @@ def test_an_order_split_over_two_centers_ships_in_two_releases(django_capture_on
     order_body = {
         "items": [{"sku": "DEMO-TSHIRT", "quantity": 120}, {"sku": "DEMO-POSTER", "quantity": 2}],
         "payment": {"method": "card", "token": "tok_approve"},
-        "shipping_address": {"name": "Alice", "line1": "1 Main St", "city": "Boston", "postal_code": "02110",
-                             "country": "US"},
-    }  # fmt: skip
+        "shipping_address": {
+            "name": "Alice",
+            "line1": "1 Main St",
+            "city": "Boston",
+            "postal_code": "02110",
+            "country": "US",
+        },
+    }
     with django_capture_on_commit_callbacks(execute=True):
         placed = alice.post("/api/v1/orders/", order_body, format="json")
     assert placed.status_code == 201, placed.content

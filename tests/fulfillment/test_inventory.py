@@ -119,9 +119,11 @@ def test_receive_holds_promised_units_for_backorders_oldest_order_first():
     product = ProductFactory(backorderable=True)
     center = FulfillmentCenterFactory()
     line = ExpectedReceiptLineFactory(
-        product=product, receipt=ExpectedReceiptFactory(fulfillment_center=center), quantity_ordered=10,
+        product=product,
+        receipt=ExpectedReceiptFactory(fulfillment_center=center),
+        quantity_ordered=10,
         quantity_allocated=6,
-    )  # fmt: skip
+    )
     old = OrderItemFactory(order=OrderFactory(status="B", placed_at=timezone.now() - timedelta(days=2)), quantity=4)
     new = OrderItemFactory(order=OrderFactory(status="B", placed_at=timezone.now()), quantity=2)
     for item in (old, new):

@@ -118,10 +118,17 @@ def test_database_refuses_a_second_release_with_the_same_sequence(east, products
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Release.objects.create(
-            number=f"{order.number}-x", sequence=release.sequence, order=order, fulfillment_center=east,
-            ship_mode="STANDARD", ship_to_name="x", ship_to_line1="x", ship_to_city="x", ship_to_postal_code="1",
+            number=f"{order.number}-x",
+            sequence=release.sequence,
+            order=order,
+            fulfillment_center=east,
+            ship_mode="STANDARD",
+            ship_to_name="x",
+            ship_to_line1="x",
+            ship_to_city="x",
+            ship_to_postal_code="1",
             ship_to_country="US",
-        )  # fmt: skip
+        )
 
 
 def test_database_refuses_a_release_item_without_quantity(east, products):

@@ -219,9 +219,13 @@ def test_shipping_cost_is_rounded_in_the_order_currency_and_weight_kept(east, pr
     order = released_order(lines=[(products[0], {east: 1})])
 
     package = package_create(
-        release=picked(order, east), carrier="UPS", tracking_number="A", weight="1.25", weight_unit="lb",
+        release=picked(order, east),
+        carrier="UPS",
+        tracking_number="A",
+        weight="1.25",
+        weight_unit="lb",
         shipping_cost="7.555",
-    )  # fmt: skip
+    )
 
     package.refresh_from_db()
     assert (package.shipping_cost, package.currency_id) == (Decimal("7.56"), "USD")

@@ -133,8 +133,18 @@ def test_order_page_shows_items_allocations_payment_history_and_totals(authorize
     content = response.content.decode()
     assert response.status_code == 200
     assert 'id="order-header"' in content
-    for text in ["DEMO-MUG", "DEMO-POSTER", "1 at EAST (from stock)", "Payment ", "Authorize", "Approved",
-                 "Order created", "Grand total", f"{authorized.grand_total:.2f} USD", "12 Elm Street"]:  # fmt: skip
+    for text in [
+        "DEMO-MUG",
+        "DEMO-POSTER",
+        "1 at EAST (from stock)",
+        "Payment ",
+        "Authorize",
+        "Approved",
+        "Order created",
+        "Grand total",
+        f"{authorized.grand_total:.2f} USD",
+        "12 Elm Street",
+    ]:
         assert text in content, text
 
 
@@ -347,8 +357,13 @@ def test_exceptions_queue_needs_the_permission(in_review):
     assert staff("clerk").get("/admin/orders/order/exceptions/").status_code == 403
     response = staff("supervisor").get("/admin/orders/order/exceptions/")
     assert response.status_code == 200
-    for title in ["Authorized, not released", "Backordered too long", "In payment review too long",
-                  "Payment pending too long", "Failing repeatedly in jobs"]:  # fmt: skip
+    for title in [
+        "Authorized, not released",
+        "Backordered too long",
+        "In payment review too long",
+        "Payment pending too long",
+        "Failing repeatedly in jobs",
+    ]:
         assert title in response.content.decode()
 
 

@@ -72,10 +72,18 @@ def test_promotions_are_managed_in_the_admin(demo):
     supervisor = staff("supervisor")
     store = Promotion.objects.get(code="DEMO10").store
 
-    response = supervisor.post("/admin/orders/promotion/add/", {
-        "store": store.pk, "name": "Spring", "code": "spring5", "kind": "fixed", "value": "5.00",
-        "minimum_amount": "20.00", "active": "on",
-    })  # fmt: skip
+    response = supervisor.post(
+        "/admin/orders/promotion/add/",
+        {
+            "store": store.pk,
+            "name": "Spring",
+            "code": "spring5",
+            "kind": "fixed",
+            "value": "5.00",
+            "minimum_amount": "20.00",
+            "active": "on",
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     assert Promotion.objects.get(code="SPRING5").value == Decimal("5.00")

@@ -35,9 +35,13 @@ def test_place_card_order_is_authorized_with_totals(as_user, django_capture_on_c
     assert body["status_display"] == "Authorized"
     # 2 x 19.00; tax 8.25 % of 38.00 = 3.135 -> 3.14; shipping 5.00, its tax 0.4125 -> 0.41.
     assert body["totals"] == {
-        "product": "38.00", "tax": "3.14", "shipping": "5.00", "shipping_tax": "0.41",
-        "adjustment": "0.00", "grand_total": "46.55",
-    }  # fmt: skip
+        "product": "38.00",
+        "tax": "3.14",
+        "shipping": "5.00",
+        "shipping_tax": "0.41",
+        "adjustment": "0.00",
+        "grand_total": "46.55",
+    }
     assert body["items"][0]["inventory_status"] == "ALLC"
     assert body["payment"]["method"] == "card"
     assert body["payment"]["approved_amount"] == "46.55"
@@ -243,10 +247,27 @@ def test_order_detail_shows_the_contract_fields(as_user):
 
     body = alice.get(f"/api/v1/orders/{number}/").json()
 
-    assert {"number", "status", "status_display", "currency", "totals", "items", "payment", "shipments",
-            "placed_at", "events"} <= set(body)  # fmt: skip
-    assert set(body["items"][0]) >= {"id", "sku", "quantity", "unit_price", "status", "inventory_status",
-                                     "estimated_available_at"}  # fmt: skip
+    assert {
+        "number",
+        "status",
+        "status_display",
+        "currency",
+        "totals",
+        "items",
+        "payment",
+        "shipments",
+        "placed_at",
+        "events",
+    } <= set(body)
+    assert set(body["items"][0]) >= {
+        "id",
+        "sku",
+        "quantity",
+        "unit_price",
+        "status",
+        "inventory_status",
+        "estimated_available_at",
+    }
     assert body["shipments"] == []
     assert [e["to_status"] for e in body["events"] if e["to_status"]] == ["M", "C"]
 

@@ -69,11 +69,16 @@ def test_each_kind_catches_orders_past_its_default_threshold(status, kind, stale
 
 def test_time_counts_from_entering_the_current_status_not_from_placing(settings):
     long_backordered_now_authorized = order_in("C", for_hours=1, entered_from="B")
-    OrderEvent.objects.create(order=long_backordered_now_authorized, from_status="P", to_status="B",
-                              created_at=timezone.now() - timedelta(days=30))  # fmt: skip
+    OrderEvent.objects.create(
+        order=long_backordered_now_authorized,
+        from_status="P",
+        to_status="B",
+        created_at=timezone.now() - timedelta(days=30),
+    )
     back_in_review = order_in("A", for_hours=1, entered_from="B")
-    OrderEvent.objects.create(order=back_in_review, from_status="P", to_status="A",
-                              created_at=timezone.now() - timedelta(days=3))  # fmt: skip
+    OrderEvent.objects.create(
+        order=back_in_review, from_status="P", to_status="A", created_at=timezone.now() - timedelta(days=3)
+    )
 
     assert numbers(NOT_RELEASED) == []
     assert numbers(PAYMENT_REVIEW) == []
@@ -104,8 +109,8 @@ def test_longest_waiting_first():
 def test_orders_failing_repeatedly_in_jobs(settings):
     repeated = OrderFactory(status="C")
     once = OrderFactory(status="C")
-    JobItemFailure.objects.create(job_name="release_to_fulfillment", order=repeated, failures=3, last_error="boom")
-    JobItemFailure.objects.create(job_name="release_to_fulfillment", order=once, failures=1, last_error="hiccup")
+    JobItemFailure.objects.create(job_name="release_to_fulfillment", item=repeated, failures=3, last_error="boom")
+    JobItemFailure.objects.create(job_name="release_to_fulfillment", item=once, failures=1, last_error="hiccup")
 
     (section,) = [section for section in exceptions_queue() if section.kind == FAILING_IN_JOBS]
     assert section.order_numbers == [repeated.number]
@@ -124,15 +129,21 @@ def test_counts_match_the_queue_and_the_limit_keeps_the_count(django_assert_max_
         counts = exception_counts()
     sections = {section.kind: section for section in exceptions_queue(limit=2)}
 
-    assert counts == {NOT_RELEASED: 1, BACKORDERED: 0, PAYMENT_REVIEW: 3, PAYMENT_PENDING: 0, FAILING_IN_JOBS: 0,
-                      PAYMENT_DECLINED_AFTER_RELEASE: 0}  # fmt: skip
+    assert counts == {
+        NOT_RELEASED: 1,
+        BACKORDERED: 0,
+        PAYMENT_REVIEW: 3,
+        PAYMENT_PENDING: 0,
+        FAILING_IN_JOBS: 0,
+        PAYMENT_DECLINED_AFTER_RELEASE: 0,
+    }
     assert (sections[PAYMENT_REVIEW].count, len(sections[PAYMENT_REVIEW].rows)) == (3, 2)
 
 
 def test_command_prints_one_section_per_kind_with_counts_and_numbers():
     stale = order_in("C", for_hours=5)
     failing = OrderFactory(status="B")
-    JobItemFailure.objects.create(job_name="process_backorders", order=failing, failures=4)
+    JobItemFailure.objects.create(job_name="process_backorders", item=failing, failures=4)
     out = StringIO()
 
     call_command("order_exceptions", stdout=out)

@@ -142,8 +142,9 @@ def test_reauthorize_payments_selects_authorizations_expiring_within_their_store
     done = OrderFactory(status=S.DEPOSITED, store=store)
     payment_factories.PaymentFactory(order=done, status="authorized", expires_at=now + timedelta(hours=2))
     renewed = OrderFactory(status=S.RELEASED, store=store)
-    payment_factories.PaymentFactory(order=renewed, status="authorized", expires_at=now + timedelta(hours=2),
-                                     is_current=False)  # fmt: skip
+    payment_factories.PaymentFactory(
+        order=renewed, status="authorized", expires_at=now + timedelta(hours=2), is_current=False
+    )
     payment_factories.PaymentFactory(order=renewed, status="authorized", expires_at=now + timedelta(days=6))
 
     assert selected("reauthorize_payments") == [soon.pk]

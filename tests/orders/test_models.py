@@ -27,9 +27,18 @@ ALLOWED = {
 }  # fmt: skip
 
 TRANSITION_METHODS = [
-    "submit_for_approval", "await_payment", "hold_for_review", "backorder", "authorize",
-    "reject", "release", "ship", "deposit", "cancel", "return_from_fulfillment",
-]  # fmt: skip
+    "submit_for_approval",
+    "await_payment",
+    "hold_for_review",
+    "backorder",
+    "authorize",
+    "reject",
+    "release",
+    "ship",
+    "deposit",
+    "cancel",
+    "return_from_fulfillment",
+]
 
 
 def methods_reaching(target: str) -> list[str]:

@@ -37,8 +37,9 @@ def test_staff_place_an_order_for_a_customer_through_the_api(as_user):
 def test_an_unknown_customer_is_a_400_naming_the_field(as_user):
     clerk = client_for(user("clerk"))
 
-    response = clerk.post("/api/v1/backoffice/orders/", {**order_body(("DEMO-TSHIRT", 1)), "customer": "CNOPE"},
-                          format="json")  # fmt: skip
+    response = clerk.post(
+        "/api/v1/backoffice/orders/", {**order_body(("DEMO-TSHIRT", 1)), "customer": "CNOPE"}, format="json"
+    )
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
@@ -70,11 +71,19 @@ def test_the_admin_page_prefills_the_last_ship_to_and_shows_atp(as_user, client)
 def test_the_admin_page_places_the_order_as_the_staff_user(as_user, client):
     client.force_login(user("clerk"))
     form = {
-        "ship_to_name": "Alice Example", "ship_to_line1": "12 Elm Street", "ship_to_city": "Springfield",
-        "ship_to_region": "IL", "ship_to_postal_code": "62701", "ship_to_country": "us", "ship_mode": "STANDARD",
-        "payment_method": "card", "payment_token": "tok_approve", "sku_0": "DEMO-MUG", "quantity_0": "2",
+        "ship_to_name": "Alice Example",
+        "ship_to_line1": "12 Elm Street",
+        "ship_to_city": "Springfield",
+        "ship_to_region": "IL",
+        "ship_to_postal_code": "62701",
+        "ship_to_country": "us",
+        "ship_mode": "STANDARD",
+        "payment_method": "card",
+        "payment_token": "tok_approve",
+        "sku_0": "DEMO-MUG",
+        "quantity_0": "2",
         "coupon": "",
-    }  # fmt: skip
+    }
 
     response = client.post(f"/admin/orders/order/place-for-customer/?customer={alice().pk}", form)
 

@@ -127,8 +127,9 @@ def test_fulfillment_failed_takes_the_releases_back_and_the_next_release_checks_
     assert order.status == "R"
     clerk = client_for(staff_in_role("Order clerk"))
 
-    response = clerk.post(f"/api/v1/backoffice/orders/{order.number}/fulfillment-failed/",
-                              {"reason": "3PL out of stock"}, format="json")  # fmt: skip
+    response = clerk.post(
+        f"/api/v1/backoffice/orders/{order.number}/fulfillment-failed/", {"reason": "3PL out of stock"}, format="json"
+    )
 
     assert response.status_code == 200, response.json()
     order.refresh_from_db()

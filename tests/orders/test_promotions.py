@@ -27,8 +27,9 @@ def test_demo10_takes_ten_percent_off_and_the_payment_asks_for_the_reduced_total
     body = response.json()
     assert body["coupon"] == "DEMO10"
     assert body["totals"]["adjustment"] == "13.50"
-    product, tax, shipping, shipping_tax = (Decimal(body["totals"][key]) for key in
-                                            ("product", "tax", "shipping", "shipping_tax"))  # fmt: skip
+    product, tax, shipping, shipping_tax = (
+        Decimal(body["totals"][key]) for key in ("product", "tax", "shipping", "shipping_tax")
+    )
     assert Decimal(body["totals"]["grand_total"]) == product + tax + shipping + shipping_tax - Decimal("13.50")
     order = Order.objects.get(number=body["number"])
     payment = payment_current(order=order)
@@ -38,8 +39,9 @@ def test_demo10_takes_ten_percent_off_and_the_payment_asks_for_the_reduced_total
 
 
 def test_the_adjustment_is_spread_over_the_items_by_largest_remainder(as_user):
-    Promotion.objects.create(store=demo_store(), name="Ten off", code="TENOFF", kind=PromotionKind.FIXED,
-                             value=Decimal("10.00"))  # fmt: skip
+    Promotion.objects.create(
+        store=demo_store(), name="Ten off", code="TENOFF", kind=PromotionKind.FIXED, value=Decimal("10.00")
+    )
     # 19.00 + 12.50 + 8.00 = 39.50; 10.00 spread by product totals: 4.81, 3.16, 2.03 (4.81 gets the cent).
     response = place(as_user("alice"), ("DEMO-TSHIRT", 1), ("DEMO-MUG", 1), ("DEMO-POSTER", 1), coupon="TENOFF")
 
@@ -50,8 +52,9 @@ def test_the_adjustment_is_spread_over_the_items_by_largest_remainder(as_user):
 
 
 def test_a_fixed_amount_never_makes_an_item_negative(as_user):
-    Promotion.objects.create(store=demo_store(), name="Big", code="BIG", kind=PromotionKind.FIXED,
-                             value=Decimal("500.00"))  # fmt: skip
+    Promotion.objects.create(
+        store=demo_store(), name="Big", code="BIG", kind=PromotionKind.FIXED, value=Decimal("500.00")
+    )
 
     response = place(as_user("alice"), ("DEMO-POSTER", 2), coupon="BIG")
 

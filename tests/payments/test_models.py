@@ -73,8 +73,18 @@ def test_the_status_is_never_assigned():
         payment.status = S.AUTHORIZED
 
 
-TRANSITIONS = ["begin_authorization", "approve", "hold_for_review", "decline", "approve_review", "decline_review",
-               "capture", "refund", "void", "expire"]  # fmt: skip
+TRANSITIONS = [
+    "begin_authorization",
+    "approve",
+    "hold_for_review",
+    "decline",
+    "approve_review",
+    "decline_review",
+    "capture",
+    "refund",
+    "void",
+    "expire",
+]
 # Written out from the design, independently of the decorators: status -> transitions it allows.
 ALLOWED = {
     S.NEW: {"begin_authorization", "void"},

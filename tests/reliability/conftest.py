@@ -159,18 +159,38 @@ def authorized_orders(shop: Shop, count: int, *, quantity: int = 1) -> list[Orde
     expires_at = now + timedelta(days=7)
     references = [f"SIM-BULK{n:08d}" for n in range(count)]
     SimulatedAuthorization.objects.bulk_create(
-        SimulatedAuthorization(reference=reference, token="tok_approve", currency=order.currency_id,
-                               amount=order.grand_total, approved_amount=order.grand_total, state="approved",
-                               avs_result="match", cvv_result="match", expires_at=expires_at)
+        SimulatedAuthorization(
+            reference=reference,
+            token="tok_approve",
+            currency=order.currency_id,
+            amount=order.grand_total,
+            approved_amount=order.grand_total,
+            state="approved",
+            avs_result="match",
+            cvv_result="match",
+            expires_at=expires_at,
+        )
         for order, reference in zip(orders, references, strict=True)
-    )  # fmt: skip
+    )
     Payment.objects.bulk_create(
-        Payment(order=order, method="card", gateway="simulated", token="tok_approve", status=PaymentStatus.AUTHORIZED,
-                amount=order.grand_total, approved_amount=order.grand_total, currency=order.currency,
-                authorization_reference=reference, expires_at=expires_at, sequence=1, authorized_at=now,
-                avs_result="match", cvv_result="match")
+        Payment(
+            order=order,
+            method="card",
+            gateway="simulated",
+            token="tok_approve",
+            status=PaymentStatus.AUTHORIZED,
+            amount=order.grand_total,
+            approved_amount=order.grand_total,
+            currency=order.currency,
+            authorization_reference=reference,
+            expires_at=expires_at,
+            sequence=1,
+            authorized_at=now,
+            avs_result="match",
+            cvv_result="match",
+        )
         for order, reference in zip(orders, references, strict=True)
-    )  # fmt: skip
+    )
     return orders
 
 

@@ -167,17 +167,26 @@ def test_a_nul_byte_in_an_admin_query_string_is_a_bad_request(db, path):
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
-        ("/api/v1/backoffice/inventory/receipts/", {"fulfillment_center": "\u0000", "sku": "REL-0", "quantity": 1},
-         "fulfillment_center"),
-        ("/api/v1/backoffice/inventory/receipts/", {"fulfillment_center": "EAST", "sku": "RE\u0000L", "quantity": 1},
-         "sku"),
+        (
+            "/api/v1/backoffice/inventory/receipts/",
+            {"fulfillment_center": "\u0000", "sku": "REL-0", "quantity": 1},
+            "fulfillment_center",
+        ),
+        (
+            "/api/v1/backoffice/inventory/receipts/",
+            {"fulfillment_center": "EAST", "sku": "RE\u0000L", "quantity": 1},
+            "sku",
+        ),
         ("/api/v1/backoffice/pick-batches/", {"fulfillment_center": "\u0000"}, "fulfillment_center"),
-        ("/api/v1/backoffice/webhooks/", {"store": "\u0000", "url": "https://x.example/", "event_types":
-         ["order.shipped"]}, "store"),
+        (
+            "/api/v1/backoffice/webhooks/",
+            {"store": "\u0000", "url": "https://x.example/", "event_types": ["order.shipped"]},
+            "store",
+        ),
         ("/api/v1/backoffice/pick-batches/", {"fulfillment_center": "E" * 65}, "fulfillment_center"),
         ("/api/v1/backoffice/pick-batches/", {"fulfillment_center": 7}, "fulfillment_center"),
     ],
-)  # fmt: skip
+)
 def test_a_key_naming_a_related_object_is_checked_as_text_before_any_lookup(fuzz_world, path, body, field):
     tokens, _ = fuzz_world
 
@@ -193,8 +202,12 @@ def test_a_key_naming_a_related_object_is_checked_as_text_before_any_lookup(fuzz
 def test_text_where_a_number_is_sent_is_refused(fuzz_world):
     tokens, real = fuzz_world
 
-    response = Client().post(f"/api/v1/orders/{real['number']}/cancel/", {"reason": 0},
-                             content_type="application/json", HTTP_AUTHORIZATION=tokens["customer"])  # fmt: skip
+    response = Client().post(
+        f"/api/v1/orders/{real['number']}/cancel/",
+        {"reason": 0},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=tokens["customer"],
+    )
 
     assert response.status_code == 400
     assert response.json()["error"]["details"] == {"reason": ["Not a valid string."]}

@@ -48,8 +48,9 @@ def test_the_database_refuses_a_bulk_update_too(charged):
 
 
 def test_the_database_refuses_it_for_a_used_purchase_order(as_user):
-    response = place(as_user("bob"), ("DEMO-CAP", 1), method="purchase_order", token=None,
-                     purchase_order_number="ACME-PO-LIMITED")  # fmt: skip
+    response = place(
+        as_user("bob"), ("DEMO-CAP", 1), method="purchase_order", token=None, purchase_order_number="ACME-PO-LIMITED"
+    )
     assert response.status_code == 201, response.json()
 
     with pytest.raises(IntegrityError), transaction.atomic():

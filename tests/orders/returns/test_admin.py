@@ -25,9 +25,16 @@ def pending(demo) -> ReturnRequest:
 
 @pytest.mark.parametrize(
     ("username", "action", "status"),
-    [("warehouse", "approve", 403), ("warehouse", "deny", 403), ("clerk", "receive", 403), ("payments", "credit", 403),
-     ("clerk", "approve", 200), ("clerk", "deny", 200), ("supervisor", "approve", 200)],
-)  # fmt: skip
+    [
+        ("warehouse", "approve", 403),
+        ("warehouse", "deny", 403),
+        ("clerk", "receive", 403),
+        ("payments", "credit", 403),
+        ("clerk", "approve", 200),
+        ("clerk", "deny", 200),
+        ("supervisor", "approve", 200),
+    ],
+)
 def test_each_button_needs_its_permission(pending, username, action, status):
     response = admin_client(username).get(f"/admin/orders/returnrequest/{pending.pk}/action/{action}/")
     assert response.status_code == status

@@ -124,10 +124,14 @@ def test_per_item_override_denies_one_item_and_approves_the_other(demo):
     assert rma["status"] == "PND"
     approved = login("clerk").post(
         f"/api/v1/backoffice/returns/{rma['number']}/approve/",
-        {"items": [{"sku": "DEMO-LAPTOP", "approve": False, "reason": "Scratched by the customer"},
-                   {"sku": "DEMO-MUG", "receipt_required": False}]},
+        {
+            "items": [
+                {"sku": "DEMO-LAPTOP", "approve": False, "reason": "Scratched by the customer"},
+                {"sku": "DEMO-MUG", "receipt_required": False},
+            ]
+        },
         format="json",
-    )  # fmt: skip
+    )
     assert approved.status_code == 200, approved.content
     statuses = {i["sku"]: (i["status"], i["receipt_required"]) for i in approved.json()["items"]}
     assert statuses == {"DEMO-LAPTOP": ("DNY", True), "DEMO-MUG": ("MAN", False)}
@@ -191,10 +195,13 @@ def test_a_non_returnable_product_is_refused(demo):
 def test_an_order_not_shipped_cannot_be_returned(demo):
     placed = login("alice").post(
         "/api/v1/orders/",
-        {"items": [{"sku": "DEMO-TSHIRT", "quantity": 1}], "payment": {"method": "card", "token": "tok_approve"},
-         "shipping_address": {"name": "A", "line1": "1 St", "city": "X", "postal_code": "1", "country": "US"}},
+        {
+            "items": [{"sku": "DEMO-TSHIRT", "quantity": 1}],
+            "payment": {"method": "card", "token": "tok_approve"},
+            "shipping_address": {"name": "A", "line1": "1 St", "city": "X", "postal_code": "1", "country": "US"},
+        },
         format="json",
-    )  # fmt: skip
+    )
     answer = ask_return(login("alice"), placed.json()["number"], ("DEMO-TSHIRT", 1, "damaged"))
     assert answer.status_code == 409
     assert answer.json()["error"]["code"] == "return_not_allowed"

@@ -14,9 +14,13 @@ pytestmark = pytest.mark.django_db
 
 def test_every_return_kind_has_its_three_templates_and_an_audience():
     assert RETURN_KINDS == [
-        "return_approved", "return_change_refused", "return_credited", "return_denied", "return_pending_approval",
+        "return_approved",
+        "return_change_refused",
+        "return_credited",
+        "return_denied",
+        "return_pending_approval",
         "return_received",
-    ]  # fmt: skip
+    ]
     assert {kind: NOTIFICATIONS[kind] for kind in RETURN_KINDS if NOTIFICATIONS[kind] != Audience.CUSTOMER} == {
         "return_pending_approval": Audience.MERCHANT
     }

@@ -65,14 +65,21 @@ def test_a_restock_at_the_same_time_as_placements_leaves_stock_consistent(demo):
     def place_one():
         response = login("dave").post(
             "/api/v1/orders/",
-            {"items": [{"sku": "DEMO-POSTER", "quantity": 1}], "payment": {"method": "card", "token": "tok_approve"},
-             "shipping_address": {"name": "D", "line1": "1 St", "city": "X", "postal_code": "1", "country": "US"}},
+            {
+                "items": [{"sku": "DEMO-POSTER", "quantity": 1}],
+                "payment": {"method": "card", "token": "tok_approve"},
+                "shipping_address": {"name": "D", "line1": "1 St", "city": "X", "postal_code": "1", "country": "US"},
+            },
             format="json",
-        )  # fmt: skip
+        )
         return response.status_code
 
-    results = at_once(receive, place_one, place_one, lambda: inventory_restock(
-        fulfillment_center=east, product=rma.items.get().order_item.product, quantity=1))  # fmt: skip
+    results = at_once(
+        receive,
+        place_one,
+        place_one,
+        lambda: inventory_restock(fulfillment_center=east, product=rma.items.get().order_item.product, quantity=1),
+    )
     assert not [r for r in results if isinstance(r, Exception)], results
     stock = Stock.objects.get(product__sku="DEMO-POSTER", fulfillment_center=east)
     assert stock.on_hand == before + 4 + 1

@@ -36,8 +36,9 @@ def received():
 
 def test_asking_and_cancelling_a_return_are_delivered_signed(demo, received, django_capture_on_commit_callbacks):
     url, requests = received
-    endpoint = WebhookEndpoint.objects.create(store=Store.objects.get(code="demo"), url=url,
-                                              event_types=["return.updated"])  # fmt: skip
+    endpoint = WebhookEndpoint.objects.create(
+        store=Store.objects.get(code="demo"), url=url, event_types=["return.updated"]
+    )
     order = place_and_ship("alice", ("DEMO-TSHIRT", 2))
     alice = login("alice")
 
