@@ -159,7 +159,7 @@ def _release_locked(order_ids: list[int], actor_name: str) -> dict[int, JobOutco
                 sequence=sequence,
                 order_id=order_id,
                 fulfillment_center_id=center_id,
-                **{name: order[name] for name in SNAPSHOT},
+                **{name: order[name].upper() if name == "ship_to_country" else order[name] for name in SNAPSHOT},
             )
             releases.append(release)
             lines.append((release, by_center[center_id]))
