@@ -131,7 +131,7 @@ def test_one_bad_order_in_a_chunk_fails_only_itself(as_user):
     statuses = dict(Order.objects.filter(pk__in=[order.pk for order in orders]).values_list("pk", "status"))
     assert statuses == {order.pk: "C" if order is bad else "R" for order in orders}
     assert run.failed == 1 and [entry["id"] for entry in run.errors] == [bad.pk]
-    assert list(JobItemFailure.objects.values_list("order_id", flat=True)) == [bad.pk]
+    assert list(JobItemFailure.objects.values_list("object_id", flat=True)) == [bad.pk]
     assert not bad.releases.exists()
 
 
