@@ -1,7 +1,8 @@
 """Benchmark: the jobs release_to_fulfillment, process_backorders and balance_payment over 1,000 and
-10,000 orders each.
+10,000 orders each; release_to_fulfillment twice, set-based and per order, in the same run.
 
     DATABASE_URL=postgres://USER@HOST:5432/NAME .venv/bin/python bench/bench_jobs.py [--sizes 1000 10000]
+        [--jobs release_to_fulfillment release_to_fulfillment_per_order ...]
 
 The orders are written in bulk in the state each job selects, as the services leave them: two items
 each, a current card payment authorized for the grand total and the matching authorization at the
@@ -39,9 +40,23 @@ from bench.common import (
 )
 
 SIZES = (1_000, 10_000)
-JOBS = ("release_to_fulfillment", "process_backorders", "balance_payment")
-STATUS_FOR_JOB = {"release_to_fulfillment": "C", "process_backorders": "B", "balance_payment": "S"}
+# Each run of the benchmark: its job, whether the job's set-based step is switched off.
+RUNS = {
+    "release_to_fulfillment": ("release_to_fulfillment", False),
+    "release_to_fulfillment_per_order": ("release_to_fulfillment", True),
+    "process_backorders": ("process_backorders", False),
+    "balance_payment": ("balance_payment", False),
+}
+JOBS = tuple(RUNS)
+STATUS_FOR_JOB = {
+    "release_to_fulfillment": "C",
+    "release_to_fulfillment_per_order": "C",
+    "process_backorders": "B",
+    "balance_payment": "S",
+}
+PREFIX_FOR_JOB = {"release_to_fulfillment_per_order": "P"}
 TARGET_RELEASE = 300
+TARGET_SET_BASED_RATIO = 5.0
 TARGET_RSS_MIB = 300
 
 
@@ -217,16 +232,22 @@ def receive_goods(catalogue, prefix: str) -> None:
 def run_job_here(name: str, store: str, limit: int | None) -> dict:
     """Child process: run one job over what it selects in ``store`` (at most ``limit`` orders); report
     its counts, time and memory."""
+    import dataclasses
+
     import django
 
     django.setup()
     from commerce.jobs import job_run
     from orders.jobs import JOBS as SPECS
 
+    job, per_order = RUNS[name]
+    spec = SPECS[job]
+    if per_order:
+        spec = dataclasses.replace(spec, process_chunk=None)
     baseline = peak_rss_mib()
     with counting_statements() as counter:
         started = time.perf_counter()
-        run = job_run(spec=SPECS[name], stores=[store], limit=limit)
+        run = job_run(spec=spec, stores=[store], limit=limit)
         seconds = time.perf_counter() - started
     return {
         "processed": run.processed,
@@ -251,17 +272,17 @@ def run_job(name: str, store: str, limit: int | None = None) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run(sizes=SIZES, max_seconds: float | None = None) -> list[Row]:
+def run(sizes=SIZES, max_seconds: float | None = None, jobs=JOBS) -> list[Row]:
     """Run each job over each size; with ``max_seconds``, a run past the smallest size stops after about
     that long (the orders it would take at the rate measured at the smallest size)."""
     measured: dict[tuple[str, int], dict] = {}
     with bench_database("jobs"):
         print("Building 20,000 past orders of 2,000 customers ...", flush=True)
         catalogue = preload_history(build_catalogue())
-        stores = {job: job_store(catalogue, job) for job in JOBS}
+        stores = {job: job_store(catalogue, job) for job in jobs}
         for size in sizes:
-            for job in JOBS:
-                prefix = f"{STATUS_FOR_JOB[job]}{size}-"
+            for job in jobs:
+                prefix = f"{PREFIX_FOR_JOB.get(job, STATUS_FOR_JOB[job])}{size}-"
                 started = time.perf_counter()
                 bulk_orders(catalogue, stores[job], size, STATUS_FOR_JOB[job], prefix)
                 if job == "process_backorders":
@@ -284,19 +305,35 @@ def run(sizes=SIZES, max_seconds: float | None = None) -> list[Row]:
                 )
                 if result["failed"] or result["succeeded"] != result["processed"]:
                     print(f"    not every order succeeded: {result['errors']}", flush=True)
-    return rows(measured, sizes)
+    return rows(measured, sizes, jobs)
 
 
-def rows(measured: dict, sizes) -> list[Row]:
+def rows(measured: dict, sizes, jobs=JOBS) -> list[Row]:
     table = []
     small, large = min(sizes), max(sizes)
-    for job in JOBS:
+    for job in jobs:
         name = f"Job {job}"
+        if job == "release_to_fulfillment":
+            name += " (set-based)"
+        elif job == "release_to_fulfillment_per_order":
+            name = "Job release_to_fulfillment (per order)"
         little, big = measured[(job, small)], measured[(job, large)]
         rate = big["processed"] / big["seconds"]
         target = f">= {TARGET_RELEASE}" if job == "release_to_fulfillment" else ""
         ok = rate >= TARGET_RELEASE if job == "release_to_fulfillment" else None
         notes = []
+        if job == "release_to_fulfillment" and ("release_to_fulfillment_per_order", large) in measured:
+            peer = measured[("release_to_fulfillment_per_order", large)]
+            ratio = rate / (peer["processed"] / peer["seconds"])
+            table.append(
+                Row(
+                    name,
+                    f"set-based / per-order orders/s over {large:,}, same run",
+                    f"{ratio:.1f}x",
+                    f">= {TARGET_SET_BASED_RATIO:g}x",
+                    verdict(ratio >= TARGET_SET_BASED_RATIO),
+                )
+            )
         if big["processed"] < large:
             notes.append(f"time-capped: {big['processed']:,} of the {large:,} selected")
         if big["succeeded"] != big["processed"]:
@@ -329,6 +366,7 @@ def rows(measured: dict, sizes) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="orders per job run")
+    parser.add_argument("--jobs", nargs="+", choices=JOBS, default=list(JOBS), help="the runs to make")
     parser.add_argument(
         "--max-seconds", type=float, help="stop each run past the smallest size after about this long (bench/run)"
     )
@@ -341,7 +379,7 @@ def main() -> None:
     if options.child:
         print(json.dumps(run_job_here(options.child, options.store, options.limit)))
         return
-    report(run(sorted(options.sizes), options.max_seconds), options.json)
+    report(run(sorted(options.sizes), options.max_seconds, options.jobs), options.json)
 
 
 if __name__ == "__main__":

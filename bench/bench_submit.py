@@ -37,7 +37,7 @@ ORDERS_PER_RUN = 300
 RUNS = 3
 WARM_UP = 20
 TARGET_ONE = 150
-TARGET_STATEMENTS = 30
+TARGET_STATEMENTS = 16
 
 
 def placement(rng: random.Random, products: list, customers: list):
@@ -73,6 +73,7 @@ def place_orders(products: list, customers: list, count: int, seed: int) -> dict
         "orders": count,
         "statements": counter.total,
         "gateway_statements": counter.gateway,
+        "optional_statements": counter.optional,
         "statuses": statuses,
     }
 
@@ -108,6 +109,7 @@ def in_processes(processes: int, count: int, seed: int) -> dict:
         "seconds": max(o["finished"] for o in outcomes) - min(o["started"] for o in outcomes),
         "statements": sum(o["statements"] for o in outcomes),
         "gateway_statements": sum(o["gateway_statements"] for o in outcomes),
+        "optional_statements": sum(o["optional_statements"] for o in outcomes),
         "peak_rss_mib": max(o["peak_rss_mib"] for o in outcomes),
         "statuses": outcomes[0]["statuses"],
     }
@@ -137,6 +139,7 @@ def run(orders: int = ORDERS_PER_RUN, runs: int = RUNS) -> list[Row]:
     rate_two = median(r["orders"] / r["seconds"] for r in two)
     statements = median(r["statements"] / r["orders"] for r in one)
     gateway = median(r["gateway_statements"] / r["orders"] for r in one)
+    optional = max(r["optional_statements"] / r["orders"] for r in one + two)
     name = "Order submit (service, 3 items)"
     return [
         Row(name, "orders/s, one process", f"{rate_one:.0f}", f">= {TARGET_ONE}", verdict(rate_one >= TARGET_ONE)),
@@ -144,8 +147,8 @@ def run(orders: int = ORDERS_PER_RUN, runs: int = RUNS) -> list[Row]:
             name,
             "orders/s, two processes",
             f"{rate_two:.0f} ({rate_two / rate_one:.2f}x)",
-            "near-linear (~2x)",
-            verdict(rate_two >= 1.6 * rate_one),
+            ">= 1.7x one process",
+            verdict(rate_two >= 1.7 * rate_one),
             "2 cores shared with PostgreSQL",
         ),
         Row(
@@ -155,6 +158,14 @@ def run(orders: int = ORDERS_PER_RUN, runs: int = RUNS) -> list[Row]:
             f"<= {TARGET_STATEMENTS}",
             verdict(statements <= TARGET_STATEMENTS),
             f"of which {gateway:.1f} are the simulated gateway's own tables",
+        ),
+        Row(
+            name,
+            "statements per order on returns, promotions, webhooks, variants (none used)",
+            f"{optional:.2f}",
+            "0",
+            verdict(optional == 0),
+            "tables matched by name in every statement of the measured orders",
         ),
         Row(name, "peak RSS per process", f"{max(r['peak_rss_mib'] for r in one + two):.0f} MiB"),
     ]

@@ -10,6 +10,7 @@ at it, migrates, and drops it at the end.
 import json
 import os
 import random
+import re
 import resource
 import statistics
 import sys
@@ -250,13 +251,28 @@ class StatementCounter:
     def __init__(self) -> None:
         self.total = 0
         self.gateway = 0
+        self.optional = 0
 
     def __call__(self, execute, sql, params, many, context):
         self.total += 1
         # The simulated gateway keeps its state in our database; a real one would be a network call.
         if "payments_simulated" in sql:
             self.gateway += 1
+        if optional_feature_tables(sql):
+            self.optional += 1
         return execute(sql, params, many, context)
+
+
+# Tables of features an order may not use (returns, promotions, webhooks, flow variants): a placement
+# that uses none of them should not touch them. Matched on the tables a statement names, not its columns
+# (the store's ``webhook_event_types`` column is how unused webhooks cost nothing).
+OPTIONAL_FEATURE_TABLES = ("orders_return", "orders_promotion", "webhook", "variant")
+TABLE_NAMED = re.compile(r'(?:FROM|INTO|UPDATE|JOIN)\s+"(\w+)"')
+
+
+def optional_feature_tables(sql: str) -> list[str]:
+    """The tables of optional features a statement reads or writes."""
+    return [table for table in TABLE_NAMED.findall(sql) if any(part in table for part in OPTIONAL_FEATURE_TABLES)]
 
 
 @contextmanager

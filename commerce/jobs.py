@@ -47,6 +47,9 @@ MAX_ERROR_LENGTH = 2000
 MAX_NOTIFIED_FAILURES = 20
 
 Progress = Callable[[int, int], None]
+# A set-based step: given a chunk of candidate ids, process what it can together and answer the outcome
+# of each order it settled; the engine runs ``process`` for the others (and for all of them if it raises).
+ChunkProcess = Callable[[list[int]], dict[int, "JobOutcome"]]
 
 
 class JobOutcome(StrEnum):
@@ -69,6 +72,7 @@ class JobSpec:
     select: Callable[[], QuerySet]
     process: Callable[[int], JobOutcome]
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    process_chunk: ChunkProcess | None = None
     # The lookup from a candidate to its store, for runs limited to some stores.
     store_field: str = "store"
 
@@ -229,14 +233,31 @@ def _process_all(
                 job_name=spec.name, content_type=run.item_type, object_id__in=ids
             ).values_list("object_id", flat=True)
         )
+        settled = _process_chunk(spec, ids)
         for order_id in ids:
-            outcome, error = _process_one(spec, order_id)
+            if order_id in settled:
+                outcome, error = settled[order_id], ""
+            else:
+                outcome, error = _process_one(spec, order_id)
             _count(run, order_id, outcome, error, known_failures)
             if progress is not None:
                 progress(run.processed, total)
         _save_progress(run)
         if len(rows) < size:
             break
+
+
+def _process_chunk(spec: JobSpec, ids: list[int]) -> dict[int, JobOutcome]:
+    """The outcomes of the orders the job's set-based step settled; none when it has none or it failed."""
+    if spec.process_chunk is None:
+        return {}
+    try:
+        settled = spec.process_chunk(ids)
+    except Exception:
+        # The chunk's transaction rolled back whole: every order of it goes the per-order way.
+        logger.exception("Job %s: the set-based step failed for a chunk of %d; each order alone", spec.name, len(ids))
+        return {}
+    return {order_id: JobOutcome(outcome) for order_id, outcome in settled.items() if order_id in ids}
 
 
 def _process_one(spec: JobSpec, order_id: int) -> tuple[JobOutcome, str]:

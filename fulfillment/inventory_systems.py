@@ -43,6 +43,9 @@ class InventorySystem:
     ships_without_pick_batch = False
     # The order is fulfilled (C → S) as soon as its payment is authorized (or reserved: R → S).
     fulfilled_without_shipment = False
+    # release_to_fulfillment may release this system's authorized orders in sets (``orders.release_batch``):
+    # its release is the one that set-based path writes (releases of the stock allocations).
+    releases_in_sets = False
 
     def allocate(self, *, items: Sequence, expires_at: datetime | None = None, defer_writes: bool = False):
         """Give the items their goods; return a plan with ``backordered_items`` and ``write()``."""
@@ -73,6 +76,7 @@ class AtpInventory(InventorySystem):
 
     name = "atp"
     uses_atp_jobs = True
+    releases_in_sets = True
 
     def allocate(self, *, items: Sequence, expires_at: datetime | None = None, defer_writes: bool = False):
         return allocation.allocate_items(items=items, expires_at=expires_at, defer_writes=defer_writes)

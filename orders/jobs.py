@@ -161,6 +161,13 @@ def _calls(service_name: str, job_name: str, module: str = "orders.services") ->
     return process
 
 
+def _release_chunk(order_ids: list[int]) -> dict[int, JobOutcome]:
+    """The set-based release of a chunk (``orders.release_batch``); the rest goes through ``order_release``."""
+    from orders.release_batch import orders_release_chunk
+
+    return orders_release_chunk(order_ids=order_ids, actor_name="release_to_fulfillment")
+
+
 def _job(
     name: str,
     description: str,
@@ -196,6 +203,7 @@ RELEASE_TO_FULFILLMENT = _job(
     "Check the payment of authorized orders (and partially releasable backorders) and release them.",
     select_ready_to_release,
     "order_release",
+    process_chunk=_release_chunk,
 )
 REAUTHORIZE_PAYMENTS = _job(
     "reauthorize_payments",

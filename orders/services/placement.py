@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from django.db import IntegrityError
 from django.utils import timezone
-from django_fsm import can_proceed
+from django_fsm import ConcurrentTransition, can_proceed
 
 from commerce.currency import convert
 from commerce.errors import IdempotencyKeyReused, InvalidTransition, ValidationFailed
@@ -13,7 +13,7 @@ from commerce.money import quantize_money
 from commerce.notifications import notify
 from commerce.retry import atomic_with_retry
 from fulfillment.inventory_systems import inventory_system_for
-from orders.events import actor_fields, order_events_record_bulk
+from orders.events import actor_fields, order_event_record, order_events_record_bulk
 from orders.models import Order, OrderEvent, OrderItem
 from orders.promotions import promotion_apply
 from orders.services.cancellation import _cancel_locked, _cancel_payment
@@ -131,7 +131,7 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
         return replay, False
     if order.status != S.PAYMENT_PENDING:
         return order, True  # waiting for approval (W), or for a payment rule's later event (I, B)
-    return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user), True
+    return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user, placed=True), True
 
 
 @atomic_with_retry
@@ -230,7 +230,8 @@ def _submit(
             **actor_fields(acting_user),
         )
     )
-    order_events_record_bulk(events)
+    # The payment's own note joins the order's events: one INSERT for all of them.
+    notes = []
     payment = payments.payment_create(
         order=order,
         method=payment_method,
@@ -238,7 +239,14 @@ def _submit(
         amount=order.grand_total,
         new_order=new,
         begin_authorization=not (needs_approval or pays_later),
+        notes=notes if new else None,
     )
+    events.extend(
+        OrderEvent(order=order, kind=OrderEvent.Kind.PAYMENT, message=note.message[:255], reason=note.reason,
+                   extra=note.extra, **actor_fields(None, PAYMENTS_ACTOR))
+        for note in notes
+    )  # fmt: skip
+    order_events_record_bulk(events)
     if needs_approval:
         notify("approval_requested", order_id=order.pk)
         notify("order_received", order_id=order.pk)
@@ -304,15 +312,72 @@ def order_submit(*, order: Order, payment_method: str, payment_token: str = "", 
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
 
 
-def _authorize_and_apply(*, order: Order, payment, acting_user=None, actor_name: str = "") -> Order:
-    """Ask the gateway (no lock held), then move the order on by the answer; a decline raises."""
+def _authorize_and_apply(
+    *, order: Order, payment, acting_user=None, actor_name: str = "", placed: bool = False
+) -> Order:
+    """Ask the gateway (no lock held), then move the order on by the answer; a decline raises.
+
+    ``placed``: the order and its items in memory are the ones this request just wrote.
+    """
     decision = payments.payment_send_authorization(payment=payment)
+    moved = None
+    if placed and decision in PLACED_TARGETS:
+        moved = _move_placed(order=order, decision=decision, acting_user=acting_user, actor_name=actor_name)
+    if moved is not None:
+        return moved
     order = order_apply_payment_decision(
         order_id=order.pk, decision=decision, acting_user=acting_user, actor_name=actor_name
     )
     if decision == Decision.NO:
         raise PaymentDeclined("The payment was declined.", details={"order": order.number, "status": order.status})
     return order
+
+
+PAYMENTS_ACTOR = "payments"  # the actor of the events the payments app reports
+PLACED_TARGETS = {Decision.YES: "Payment authorized", Decision.REVIEW: "Payment review"}
+
+
+@atomic_with_retry
+def _move_placed(*, order: Order, decision: str, acting_user, actor_name: str) -> Order | None:
+    """Move a just-placed order (M) by its first authorization in three statements; None if it moved on.
+
+    The order and its items are the ones placing wrote, so nothing is read again: each UPDATE carries
+    the status it expects (taking the row locks in the lock order, order then items), and an order
+    someone changed meanwhile is left to ``order_apply_payment_decision``, which reads it afresh.
+    """
+    from_status = order.status
+    if from_status != S.PAYMENT_PENDING:
+        return None
+    if decision == Decision.YES and inventory_system_for(order.store).fulfilled_without_shipment:
+        return None  # authorized and fulfilled at once: the full path (``_apply_decision``) does both
+    method = _inventory_target(order) if decision == Decision.YES else PAYMENT_TARGETS[decision]
+    now = timezone.now()
+    if not Order.objects.filter(pk=order.pk, status=from_status).update(status=_target_of(method), updated_at=now):
+        return None
+    getattr(order, method)()
+    order.updated_at = now
+    items = _items(order)
+    for item in items:
+        item.follow_order(order.status)
+    moved = OrderItem.objects.filter(order_id=order.pk, status=from_status).update(status=order.status)
+    if moved != len(items):
+        raise ConcurrentTransition(f"{len(items) - moved} items of order {order.number} changed under its lock.")
+    for instance in (order, *items):
+        instance._update_initial_state()
+    order_event_record(
+        order=order,
+        from_status=from_status,
+        to_status=order.status,
+        acting_user=acting_user,
+        actor_name=actor_name,
+        reason=PLACED_TARGETS[decision],
+    )
+    _notify_status(order, from_status)
+    return order
+
+
+def _target_of(method: str) -> str:
+    return {"authorize": S.AUTHORIZED, "backorder": S.BACKORDERED, "hold_for_review": S.PAYMENT_REVIEW}[method]
 
 
 PAYMENT_TARGETS = {

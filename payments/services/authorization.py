@@ -15,6 +15,7 @@ from payments.services.common import (
     K,
     S,
     _event,
+    _event_note,
     _fmt,
     _fresh,
     _invalid,
@@ -36,13 +37,16 @@ def payment_create(
     amount: Decimal | None = None,
     new_order: bool = False,
     begin_authorization: bool = False,
+    notes: list | None = None,
 ) -> Payment:
     """Make the order's current payment by ``method`` for ``amount`` (default: the order's grand total).
 
     ``new_order``: the order was made in the caller's transaction, so it has no payment to replace.
     ``begin_authorization``: mark the payment pending with its authorize key as it is created (the
     lock-and-mark step of an authorization, done in the caller's transaction); then call
-    ``payment_send_authorization`` once that transaction has committed.
+    ``payment_send_authorization`` once that transaction has committed. ``notes``: with ``new_order``,
+    the payment's note (actor ``payments``) is appended to this list for the caller to record with the
+    order's own events (one INSERT for all of them) instead of being reported here.
     """
     token = (token or "").strip()
     try:
@@ -73,7 +77,11 @@ def payment_create(
             payment.begin_authorization(idempotency_key=payment.next_key(K.AUTHORIZE))
         with transaction.atomic(savepoint=False):
             payment.save(force_insert=True)
-            _event(payment, f"Payment {payment.pk} created: {_fmt(value, payment)} by {method}.")
+            message = f"Payment {payment.pk} created: {_fmt(value, payment)} by {method}."
+            if notes is None:
+                _event(payment, message)
+            else:
+                notes.append(_event_note(payment, message))
         return payment
 
     with transaction.atomic():

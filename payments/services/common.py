@@ -189,6 +189,13 @@ def _user(acting_user):
     return acting_user if getattr(acting_user, "is_authenticated", False) else None
 
 
+def _event_note(payment: Payment, message: str) -> Note:
+    """The note ``_event`` reports for the payments app itself (actor ``ACTOR``), for a caller to record."""
+    return Note(
+        subject_id=payment.order_id, message=message, extra={"payment": payment.pk, "payment_status": payment.status}
+    )
+
+
 def _event(payment: Payment, message: str, *, acting_user=None, reason: str = "") -> None:
     order_noted.send(
         sender=Payment,
