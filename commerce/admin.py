@@ -21,7 +21,18 @@ from commerce.models import (
 
 @admin.register(Store)
 class StoreAdmin(ModelAdmin):
-    list_display = ["code", "name", "currency", "paper_size", "is_default", "partial_release", "batch_size"]
+    list_display = [
+        "code",
+        "name",
+        "currency",
+        "paper_size",
+        "is_default",
+        "inventory_system",
+        "payment_system",
+        "partial_release",
+        "batch_size",
+    ]
+    list_filter = ["inventory_system", "payment_system"]
 
 
 @admin.register(Currency)

@@ -191,13 +191,71 @@ def seed_demo() -> SeedResult:
         result.note(f"purchase order {number}", created)
 
     _seed_app_extras(store)
+    for variant in _seed_variant_stores(store=store, products=products, result=result):
+        _seed_app_extras(variant, promotions=False)
     return result
 
 
-def _seed_app_extras(store: Store) -> None:
+# The flow-variant stores of DESIGN section 18: code, name, inventory system, payment system, rules.
+VARIANT_STORES = [
+    ("demo-nonatp", "Demo Non-ATP Store", "non_atp", "commerce_payments", {}),
+    ("demo-rules", "Demo Payment Rules Store", "atp", "payment_rules",
+     {"card": "early_approval", "bill_me": "approve_on_reservation", "cod": "deposit_only"}),
+    ("demo-digital", "Demo Digital Store", "none", "payment_rules", {"card": "early_approval"}),
+]  # fmt: skip
+NON_ATP_CENTER = "NONATP"
+NON_ATP_ON_HAND = 50
+
+
+def _seed_variant_stores(*, store: Store, products: dict, result: SeedResult) -> list[Store]:
+    """The non-ATP, payment-rules and digital demo stores, on the main store's products and settings."""
+    stores = []
+    copied = [
+        "currency",
+        "email",
+        "address",
+        "review_threshold",
+        "tax_rates",
+        "shipping_charges",
+        "shipping_taxable",
+        "packing_slip_note",
+    ]
+    for code, name, inventory_system, payment_system, rules in VARIANT_STORES:
+        variant, created = Store.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "inventory_system": inventory_system,
+                "payment_system": payment_system,
+                "payment_rules": rules,
+                **{field: getattr(store, field) for field in copied},
+            },
+        )
+        result.note(f"store {name}", created)
+        stores.append(variant)
+    center, created = FulfillmentCenter.objects.get_or_create(
+        code=NON_ATP_CENTER,
+        defaults={
+            "name": "Non-ATP fulfillment center",
+            "priority": 1,
+            "inventory_system": "non_atp",
+            "address": "300 Lake Shore Dr\nChicago, IL 60611\nUS",
+        },
+    )
+    result.note(f"fulfillment center {NON_ATP_CENTER}", created)
+    center.stores.add(stores[0])
+    for product in products.values():
+        Stock.objects.get_or_create(fulfillment_center=center, product=product, defaults={"on_hand": NON_ATP_ON_HAND})
+    for center_code in ("EAST", "WEST"):
+        FulfillmentCenter.objects.get(code=center_code).stores.add(store, stores[1])
+    return stores
+
+
+def _seed_app_extras(store: Store, *, promotions: bool = True) -> None:
     """Demo settings that belong to other apps (accept policies, ...)."""
     seed_payment_policies(store=store)
-    seed_promotions(store=store)
+    if promotions:
+        seed_promotions(store=store)
 
 
 LOGINS = [

@@ -80,6 +80,16 @@ class ExchangeRate(models.Model):
         return f"1 {self.from_currency_id} = {self.rate} {self.to_currency_id}"
 
 
+def inventory_system_choices() -> list[tuple[str, str]]:
+    """The inventory systems a store may use: the keys of the ``INVENTORY_SYSTEMS`` setting."""
+    return [(name, name) for name in settings.INVENTORY_SYSTEMS]
+
+
+def payment_system_choices() -> list[tuple[str, str]]:
+    """The payment systems a store may use: the keys of the ``PAYMENT_SYSTEMS`` setting."""
+    return [(name, name) for name in settings.PAYMENT_SYSTEMS]
+
+
 class Store(models.Model):
     """A storefront and the settings of its order flow."""
 
@@ -127,6 +137,28 @@ class Store(models.Model):
     refund_shipping = models.BooleanField(
         default=False, help_text="A return's credit includes the returned share of shipping and its tax."
     )
+    inventory_system = models.CharField(
+        max_length=32,
+        choices=inventory_system_choices,
+        default="atp",
+        help_text="ATP (allocations, backorders, pick batches), non-ATP (on-hand of one center) or none.",
+    )
+    payment_system = models.CharField(
+        max_length=32,
+        choices=payment_system_choices,
+        default="commerce_payments",
+        help_text="Commerce payments (authorize at submit, deposit shipped orders) or payment rules per method.",
+    )
+    payment_rules = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Under payment rules: the rule of each payment method, e.g. {"card": "early_approval", '
+        '"bill_me": "approve_on_reservation", "cod": "deposit_only"}. A method without one uses early_approval.',
+    )
+    submitted_alert_after = models.DurationField(
+        default=timedelta(hours=24),
+        help_text="Submitted orders (I) waiting longer than this appear in the exceptions queue.",
+    )
     has_automatic_promotions = models.BooleanField(
         default=False,
         editable=False,
@@ -145,6 +177,16 @@ class Store(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+        from django.utils.module_loading import import_string
+
+        # Loaded by its dotted path from settings: the kernel imports no app.
+        path = settings.PAYMENT_SYSTEMS.get(self.payment_system)
+        problems = import_string(path)().validate_rules(self.payment_rules) if path else []
+        if problems:
+            raise ValidationError({"payment_rules": problems})
 
     def tax_rate_for(self, country: str) -> Decimal:
         return Decimal(str(self.tax_rates.get(country.upper(), "0")))

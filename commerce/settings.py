@@ -286,6 +286,18 @@ PAYMENT_EXTERNAL_ACCOUNT_HOOK = os.environ.get(
 )
 # The payment methods the external-account hook checks (DESIGN section 16).
 PAYMENT_EXTERNAL_ACCOUNT_METHODS = ["bill_me", "purchase_order"]
+
+# Flow variants (DESIGN section 18): a store's inventory_system and payment_system name one of these
+# strategy classes. A new kind is one class and one entry here (docs/flow-variants.md).
+INVENTORY_SYSTEMS = {
+    "atp": "fulfillment.inventory_systems.AtpInventory",
+    "non_atp": "fulfillment.inventory_systems.NonAtpInventory",
+    "none": "fulfillment.inventory_systems.NoInventory",
+}
+PAYMENT_SYSTEMS = {
+    "commerce_payments": "payments.payment_systems.CommercePayments",
+    "payment_rules": "payments.payment_systems.PaymentRules",
+}
 TAX_CALCULATOR = os.environ.get("TAX_CALCULATOR", "orders.totals.StoreTaxCalculator")
 SHIPPING_CALCULATOR = os.environ.get("SHIPPING_CALCULATOR", "orders.totals.StoreShippingCalculator")
 # Fulfillment reports a confirmed package here; the order app records items, events and the R → S move.
@@ -304,6 +316,9 @@ JOB_SCHEDULE_DEFAULTS = {
     "balance_payment": timedelta(days=1),
     "payment_cleanup": timedelta(days=1),
     "return_credit_and_close": timedelta(hours=1),
+    "order_payment_synchronize": timedelta(minutes=10),
+    "process_depositable_amount": timedelta(hours=1),
+    "order_close": timedelta(hours=1),
 }
 
 LOGGING = {

@@ -100,7 +100,8 @@ def _lock_stock(product_ids: Iterable[int]) -> dict[int, list[Stock]]:
     """Lock the stock rows of these products; per product, the active centers' rows by center priority."""
     by_product: dict[int, list[Stock]] = defaultdict(list)
     for row in _stock_rows(product_ids):
-        if row.fulfillment_center.active:
+        # A non-ATP center's on-hand belongs to its own stores (DESIGN section 18).
+        if row.fulfillment_center.active and row.fulfillment_center.inventory_system == "atp":
             by_product[row.product_id].append(row)
     for stocks in by_product.values():
         stocks.sort(key=lambda s: (s.fulfillment_center.priority, s.fulfillment_center.code))

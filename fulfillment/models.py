@@ -27,6 +27,17 @@ class FulfillmentCenter(models.Model):
     address = models.TextField(blank=True)
     priority = models.PositiveIntegerField(default=1, help_text="Lower numbers are allocated from first.")
     active = models.BooleanField(default=True)
+    inventory_system = models.CharField(
+        max_length=32,
+        default="atp",
+        help_text="The inventory system of the stores this center serves: its stock counts for that one only.",
+    )
+    stores = models.ManyToManyField(
+        Store,
+        blank=True,
+        related_name="fulfillment_centers",
+        help_text="The stores this center serves (non-ATP stores take on-hand from their own centers).",
+    )
 
     class Meta:
         ordering = ["priority", "code"]
@@ -37,7 +48,8 @@ class FulfillmentCenter(models.Model):
 
 class StockQuerySet(models.QuerySet):
     def in_active_centers(self):
-        return self.filter(fulfillment_center__active=True)
+        """Stock of the active ATP centers: a non-ATP center's on-hand belongs to its own stores."""
+        return self.filter(fulfillment_center__active=True, fulfillment_center__inventory_system="atp")
 
 
 class Stock(models.Model):
@@ -150,6 +162,7 @@ class Allocation(models.Model):
     class Kind(models.TextChoices):
         STOCK = "stock", "Stock"
         EXPECTED = "expected", "Expected receipt"
+        ON_HAND = "on_hand", "Taken from on-hand (non-ATP)"
 
     order_item = models.ForeignKey("orders.OrderItem", on_delete=models.CASCADE, related_name="allocations")
     fulfillment_center = models.ForeignKey(FulfillmentCenter, on_delete=models.PROTECT, related_name="allocations")
@@ -166,7 +179,7 @@ class Allocation(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="allocation_quantity_positive"),
             models.CheckConstraint(
-                condition=(Q(kind="stock") & Q(receipt_line__isnull=True))
+                condition=(Q(kind__in=["stock", "on_hand"]) & Q(receipt_line__isnull=True))
                 | (Q(kind="expected") & Q(receipt_line__isnull=False)),
                 name="allocation_kind_matches_receipt_line",
             ),
@@ -269,7 +282,10 @@ class Release(ConcurrentTransitionMixin, ShipToAddress):
             models.UniqueConstraint(fields=["batch", "tote"], name="release_unique_batch_tote"),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="release_sequence_positive"),
             models.CheckConstraint(
-                condition=Q(status__in=["ready", "cancelled"]) | Q(batch__isnull=False, tote__isnull=False),
+                # A non-ATP release ships without a pick batch: shipped with neither batch nor tote.
+                condition=Q(status__in=["ready", "cancelled"])
+                | Q(batch__isnull=False, tote__isnull=False)
+                | Q(status="shipped", batch__isnull=True, tote__isnull=True),
                 name="release_batched_has_batch",
             ),
         ]
@@ -283,7 +299,8 @@ class Release(ConcurrentTransitionMixin, ShipToAddress):
         self.tote = tote
         self.batched_at = timezone.now()
 
-    @transition(field=status, source=Status.BATCHED, target=Status.SHIPPED)
+    # A release of a store without pick batches (non-ATP) ships straight from ready.
+    @transition(field=status, source=[Status.READY, Status.BATCHED], target=Status.SHIPPED)
     def ship(self) -> None:
         self.shipped_at = timezone.now()
 

@@ -23,7 +23,7 @@ def _stock_by_center(items: list[OrderItem]) -> dict[int, dict[int, int]]:
     by_item: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     expected: set[int] = set()
     for item_id, center_id, kind, quantity in rows:
-        if kind == Allocation.Kind.STOCK:
+        if kind in (Allocation.Kind.STOCK, Allocation.Kind.ON_HAND):
             by_item[item_id][center_id] += quantity
         else:
             expected.add(item_id)

@@ -13,7 +13,7 @@ from fulfillment.models import ExpectedReceiptLine, Package, Stock
 @dataclass(frozen=True)
 class Availability:
     sku: str
-    available_quantity: int
+    available_quantity: int | None
     backorderable: bool
     expected_quantity: int
     estimated_available_at: date | None
@@ -50,7 +50,33 @@ def expected_atp(*, product: Product) -> tuple[int, date | None]:
     return result["quantity"], result["earliest"]
 
 
-def product_availability(*, product: Product) -> Availability:
+def on_hand_in_one_center(*, product: Product, store) -> int:
+    """A non-ATP store's availability: the most on hand in one of its centers (an item is never split)."""
+    rows = Stock.objects.filter(
+        product=product,
+        fulfillment_center__stores=store,
+        fulfillment_center__active=True,
+        fulfillment_center__inventory_system="non_atp",
+    ).values_list("on_hand", flat=True)
+    return max(rows, default=0)
+
+
+def product_availability(*, product: Product, store=None) -> Availability:
+    """What a store can promise of a product now; the default (ATP) store when ``store`` is None.
+
+    Non-ATP stores answer the most on hand in one of their centers, stores without inventory
+    ``None`` (no limit); neither has expected receipts.
+    """
+    system = getattr(store, "inventory_system", "atp")
+    if system != "atp":
+        quantity = on_hand_in_one_center(product=product, store=store) if system == "non_atp" else None
+        return Availability(
+            sku=product.sku,
+            available_quantity=quantity,
+            backorderable=False,
+            expected_quantity=0,
+            estimated_available_at=None,
+        )
     expected_quantity, earliest = expected_atp(product=product)
     return Availability(
         sku=product.sku,

@@ -15,6 +15,7 @@ from commerce.errors import ApplicationError, InvalidTransition, ValidationFaile
 from commerce.money import quantize_money, to_decimal
 from commerce.reports import Note
 from commerce.retry import atomic_with_retry
+from fulfillment.inventory_systems import inventory_system_named
 from fulfillment.models import (
     Allocation,
     Package,
@@ -26,6 +27,7 @@ from fulfillment.models import (
     WeightUnit,
 )
 from fulfillment.signals import order_noted
+from fulfillment.signals import release_shipped as release_shipped_signal
 from orders.models import Order, OrderItem
 
 WEIGHT_PLACES = Decimal("0.001")
@@ -104,6 +106,13 @@ def _wanted_quantities(
     return wanted
 
 
+def _packable_statuses(release: Release) -> tuple[str, ...]:
+    """A release is packed in its pick batch, or straight from ready where the center has no pick batches."""
+    if inventory_system_named(release.fulfillment_center.inventory_system).ships_without_pick_batch:
+        return (Release.Status.READY, Release.Status.BATCHED)
+    return (Release.Status.BATCHED,)
+
+
 def package_create(
     *,
     release: Release,
@@ -127,8 +136,12 @@ def package_create(
 
     @atomic_with_retry
     def create() -> Package:
-        release = Release.objects.select_for_update(of=("self",)).select_related("order__currency").get(pk=release_id)
-        if release.status != Release.Status.BATCHED:
+        release = (
+            Release.objects.select_for_update(of=("self",))
+            .select_related("order__currency", "fulfillment_center")
+            .get(pk=release_id)
+        )
+        if release.status not in _packable_statuses(release):
             raise InvalidTransition(
                 f"Release {release.number} is {release.get_status_display().lower()}; only a release in a pick "
                 f"batch can be packed.",
@@ -195,28 +208,39 @@ def _take_out_of_stock(
         .order_by("pk")
     }
     held: dict[int, list[Allocation]] = defaultdict(list)
+    # Non-ATP items took their units off on-hand at submit: shipping only ends their hold.
+    from_on_hand: set[int] = set()
     for allocation in (
         Allocation.objects.select_for_update()
-        .filter(order_item_id__in=list(quantities), fulfillment_center=center, kind=Allocation.Kind.STOCK)
+        .filter(
+            order_item_id__in=list(quantities),
+            fulfillment_center=center,
+            kind__in=[Allocation.Kind.STOCK, Allocation.Kind.ON_HAND],
+        )
         .order_by("pk")
     ):
         held[allocation.order_item_id].append(allocation)
+        if allocation.kind == Allocation.Kind.ON_HAND:
+            from_on_hand.add(allocation.order_item_id)
     now = timezone.now()
     reduced, emptied = [], []
     for item_id, quantity in sorted(quantities.items()):
         item = items[item_id]
         stock = stocks.get(item.product_id)
         allocated_to_item = sum(a.quantity for a in held[item_id])
-        if stock is None or stock.on_hand < quantity or stock.allocated < quantity or allocated_to_item < quantity:
+        if item_id in from_on_hand and allocated_to_item >= quantity:
+            stock = None
+        elif stock is None or stock.on_hand < quantity or stock.allocated < quantity or allocated_to_item < quantity:
             raise InventoryMismatch(
                 f"{center.code} does not hold the {quantity} x {item.sku} this package ships "
                 f"(on hand {getattr(stock, 'on_hand', 0)}, allocated {getattr(stock, 'allocated', 0)}, "
                 f"allocated to the item {allocated_to_item}); run check_inventory.",
                 details={"sku": item.sku, "fulfillment_center": center.code},
             )
-        stock.on_hand -= quantity
-        stock.allocated -= quantity
-        stock.updated_at = now
+        if stock is not None:
+            stock.on_hand -= quantity
+            stock.allocated -= quantity
+            stock.updated_at = now
         remaining = quantity
         for allocation in held[item_id]:
             if remaining == 0:
@@ -276,7 +300,7 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
             .select_related("fulfillment_center")
             .get(pk=package.release_id)
         )
-        if release.status != Release.Status.BATCHED or not can_proceed(package.ship):
+        if release.status not in _packable_statuses(release) or not can_proceed(package.ship):
             raise InvalidTransition(
                 f"Package {package.pk} of release {release.number} cannot ship while the release is "
                 f"{release.get_status_display().lower()}.",
@@ -311,6 +335,8 @@ def package_confirm_shipment(*, package: Package, acting_user=None) -> Package:
                 acting_user=acting_user,
             )
         )
+        if release_shipped:
+            release_shipped_signal.send(sender=Release, order_id=order.pk, release_id=release.pk)
         return package
 
     return confirm()

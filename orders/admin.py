@@ -26,11 +26,13 @@ from fulfillment.models import Allocation
 from orders import admin_views, dashboard
 from orders.admin_actions import ORDER_ACTIONS, REASON_NONE, ReasonForm
 from orders.admin_on_behalf import place_on_behalf_view
+from orders.admin_shipping import PACK_PERMISSION, order_ships_from_the_order
 from orders.exceptions import exceptions_queue
 from orders.models import Order, OrderEvent, OrderItem, OrderStatus, Promotion
 from orders.returns.admin import OrderReturnInline
-from orders.selectors import orders_in_payment_review_after_release, status_counts
+from orders.selectors import order_deposits, orders_in_payment_review_after_release, status_counts
 from payments.admin import OrderPaymentInline
+from payments.payment_systems import payment_system_for
 from spending_limits.admin import ORDER_LEDGER_INLINES
 
 S = OrderStatus
@@ -167,6 +169,7 @@ class OrderAdmin(ModelAdmin):
                 "fields": [
                     ("number", "status_badge"),
                     ("store", "customer_link", "organization"),
+                    "flow_variant",
                     "placed_by",
                     "status_reason",
                 ]
@@ -176,7 +179,7 @@ class OrderAdmin(ModelAdmin):
             "Dates",
             {"fields": [("placed_at", "approved_at", "released_at"), ("shipped_at", "deposited_at", "cancelled_at")]},
         ),
-        ("Totals", {"fields": ["totals", ("promotion", "coupon_code")]}),
+        ("Totals", {"fields": ["totals", ("promotion", "coupon_code"), "deposits"]}),
         ("Shipping", {"fields": ["ship_mode", "ship_to", ("purchase_order_number", "purchase_order")]}),
         ("Notes", {"fields": list(EDITABLE_FIELDS)}),
     ]
@@ -217,7 +220,7 @@ class OrderAdmin(ModelAdmin):
         return inlines
 
     def get_readonly_fields(self, request, obj=None):
-        shown = ["status_badge", "customer_link", "totals", "ship_to"]
+        shown = ["status_badge", "customer_link", "totals", "ship_to", "flow_variant", "deposits"]
         return shown + [field.name for field in Order._meta.fields if field.name not in EDITABLE_FIELDS]
 
     def lookup_allowed(self, lookup, value, request=None):
@@ -284,6 +287,28 @@ class OrderAdmin(ModelAdmin):
         grand = format_html('<tr class="grand"><th>Grand total</th><th class="money">{}</th></tr>', grand_total)
         return format_html('<table class="order-totals">{}{}</table>', body, grand)
 
+    @admin.display(description="flow variant")
+    def flow_variant(self, order: Order) -> str:
+        store = order.store
+        rules = ", ".join(f"{method}: {rule}" for method, rule in sorted((store.payment_rules or {}).items()))
+        payment = (
+            f"{store.payment_system} ({rules})"
+            if rules and store.payment_system == "payment_rules"
+            else (store.payment_system)
+        )
+        return f"inventory {store.inventory_system} · payments {payment}"
+
+    @admin.display(description="deposits per release")
+    def deposits(self, order: Order) -> str:
+        if not payment_system_for(order.store).deposits_per_release:
+            return "The whole order, once shipped (balance_payment)."
+        rows = order_deposits(order=order)
+        if not rows:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"), "{} · {} · {}", ((row["what"], row["when"], row["amount"]) for row in rows)
+        )
+
     @admin.display(description="ship to")
     def ship_to(self, order: Order) -> str:
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in order.ship_to_lines))
@@ -342,6 +367,8 @@ class OrderAdmin(ModelAdmin):
             context["order_actions"] = self.available_actions(request, obj)
             context["order_status_badge"] = _status_badge(obj.status, obj.get_status_display())
             context["order_grand_total"] = money(obj.grand_total, obj.currency)
+            if order_ships_from_the_order(obj) and request.user.has_perm(PACK_PERMISSION):
+                context["order_ship_url"] = reverse("admin:orders_order_ship", args=[obj.pk])
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def get_urls(self):
@@ -351,6 +378,7 @@ class OrderAdmin(ModelAdmin):
         return [
             path("<int:object_id>/action/<str:action_name>/", view(self.action_view), name="orders_order_action"),
             path("exceptions/", view(self.exceptions_view), name="orders_order_exceptions"),
+            path("<int:object_id>/ship/", view(self.ship_view), name="orders_order_ship"),
             path("payment-review/", view(self.payment_review_view), name="orders_order_payment_review"),
             path("search/", view(functools.partial(admin_views.search_view, self)), name="orders_order_search"),
             path("totals/", view(functools.partial(admin_views.totals_view, self)), name="orders_order_totals"),
@@ -402,6 +430,11 @@ class OrderAdmin(ModelAdmin):
             "change_url": change_url,
         }
         return TemplateResponse(request, "admin/orders/order/action_confirm.html", context)
+
+    def ship_view(self, request, object_id: int):
+        from orders.admin_shipping import ship_view
+
+        return ship_view(self, request, object_id)
 
     def place_on_behalf_view(self, request):
         return place_on_behalf_view(self, request)

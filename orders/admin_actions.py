@@ -8,6 +8,7 @@ from django_fsm import can_proceed
 
 from commerce.errors import ApplicationError
 from commerce.jobs import JobOutcome
+from fulfillment.inventory_systems import inventory_system_for
 from orders import payment_lifecycle, services
 from orders.models import Order, OrderStatus
 
@@ -43,7 +44,11 @@ def _payment_reviewable(order: Order) -> bool:
 
 
 def _releasable(order: Order) -> bool:
-    return order.status == S.AUTHORIZED or (order.status == S.BACKORDERED and order.store.partial_release)
+    if not inventory_system_for(order.store).uses_release_job:
+        return False  # shipped from the order itself (the shipping form)
+    return order.status in (S.AUTHORIZED, S.SUBMITTED) or (
+        order.status == S.BACKORDERED and order.store.partial_release
+    )
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import DateTimeField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -32,6 +32,7 @@ PAYMENT_REVIEW = "payment_review"
 PAYMENT_PENDING = "payment_pending"
 FAILING_IN_JOBS = "failing_in_jobs"
 PAYMENT_DECLINED_AFTER_RELEASE = "payment_declined_after_release"
+SUBMITTED_TOO_LONG = "submitted_too_long"
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,11 @@ STALE_STATUS_RULES = [
 FAILING_TITLE = "Failing repeatedly in jobs"
 DECLINED_TITLE = "Payment declined after release"
 DECLINED_DESCRIPTION = "Released or shipped, and staff declined the reauthorization of its payment"
+SUBMITTED_TITLE = "Submitted, payment not started, too long"
+SUBMITTED_DESCRIPTION = "Submitted (I) for longer than the store's submitted_alert_after"
 EXCEPTION_TITLES = {
     **{rule.kind: rule.title for rule in STALE_STATUS_RULES},
+    SUBMITTED_TOO_LONG: SUBMITTED_TITLE,
     FAILING_IN_JOBS: FAILING_TITLE,
     PAYMENT_DECLINED_AFTER_RELEASE: DECLINED_TITLE,
 }
@@ -112,6 +116,13 @@ def stale_orders(
     return orders_with_status_since().filter(status=rule.status, status_since__lt=cutoff).order_by("status_since", "pk")
 
 
+def submitted_too_long(*, now: datetime | None = None) -> QuerySet[Order]:
+    """Submitted orders (I) waiting longer than their store's ``submitted_alert_after``, longest first."""
+    moment = Value(now or timezone.now(), output_field=DateTimeField())
+    cutoff = ExpressionWrapper(moment - F("store__submitted_alert_after"), output_field=DateTimeField())
+    return orders_with_status_since().filter(status=S.SUBMITTED, status_since__lt=cutoff).order_by("status_since", "pk")
+
+
 def failing_job_items(*, thresholds: dict[str, float] | None = None) -> QuerySet[JobItemFailure]:
     """Orders a job failed on at least the threshold's number of runs in a row, most failures first."""
     thresholds = thresholds or exception_thresholds()
@@ -137,6 +148,7 @@ def exception_counts(*, now: datetime | None = None) -> dict[str, int]:
     """How many orders each kind holds now: one count query per kind."""
     thresholds = exception_thresholds()
     counts = {rule.kind: stale_orders(rule=rule, thresholds=thresholds, now=now).count() for rule in STALE_STATUS_RULES}
+    counts[SUBMITTED_TOO_LONG] = submitted_too_long(now=now).count()
     counts[FAILING_IN_JOBS] = failing_job_items(thresholds=thresholds).count()
     counts[PAYMENT_DECLINED_AFTER_RELEASE] = payment_declined_after_release().count()
     return counts
@@ -152,6 +164,10 @@ def exceptions_queue(*, now: datetime | None = None, limit: int | None = 200) ->
         rows = [ExceptionRow(order=order, since=order.status_since) for order in orders[:limit]]
         count = len(rows) if limit is None or len(rows) < limit else orders.count()
         sections.append(ExceptionSection(rule.kind, rule.title, rule.describe(thresholds), count, rows))
+    submitted = submitted_too_long(now=now).select_related(*related)
+    rows = [ExceptionRow(order=order, since=order.status_since) for order in submitted[:limit]]
+    count = len(rows) if limit is None or len(rows) < limit else submitted.count()
+    sections.append(ExceptionSection(SUBMITTED_TOO_LONG, SUBMITTED_TITLE, SUBMITTED_DESCRIPTION, count, rows))
     failures = failing_job_items(thresholds=thresholds)
     page = list(failures[:limit])
     orders = Order.objects.select_related(*related).in_bulk([failure.object_id for failure in page])

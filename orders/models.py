@@ -26,6 +26,7 @@ ZERO = Decimal("0")
 
 class OrderStatus(models.TextChoices):
     PENDING = "P", "Pending"
+    SUBMITTED = "I", "Submitted"
     AWAITING_APPROVAL = "W", "Awaiting approval"
     APPROVAL_DENIED = "N", "Approval denied"
     PAYMENT_PENDING = "M", "Payment pending"
@@ -55,6 +56,7 @@ CANCELLABLE = [
     S.PAYMENT_REVIEW,
     S.BACKORDERED,
     S.AUTHORIZED,
+    S.SUBMITTED,
 ]
 # Statuses an order's items follow it through before they are released.
 PRE_RELEASE = CANCELLABLE
@@ -215,13 +217,28 @@ class Order(ConcurrentTransitionMixin, ShipToAddress):
     def authorize(self) -> None:
         self._mark_placed()
 
+    # Status I (DESIGN section 18): submitted, every item allocated, under a payment rule that approves later.
+    @transition(field=status, source=[S.PENDING, S.AWAITING_APPROVAL, S.BACKORDERED], target=S.SUBMITTED)
+    def submit_unpaid(self) -> None:
+        self._mark_placed()
+
     @transition(field=status, source=S.AWAITING_APPROVAL, target=S.APPROVAL_DENIED)
     def reject(self, reason: str = "") -> None:
         self.status_reason = reason
 
-    @transition(field=status, source=[S.AUTHORIZED, S.BACKORDERED], target=S.RELEASED, conditions=[every_item_released])
+    @transition(
+        field=status,
+        source=[S.AUTHORIZED, S.BACKORDERED, S.SUBMITTED],
+        target=S.RELEASED,
+        conditions=[every_item_released],
+    )
     def release(self) -> None:
         self.released_at = timezone.now()
+
+    # An order without inventory (digital goods, services) is fulfilled once paid for or reserved.
+    @transition(field=status, source=[S.AUTHORIZED, S.RELEASED], target=S.SHIPPED)
+    def fulfill_without_shipment(self) -> None:
+        self.shipped_at = timezone.now()
 
     @transition(field=status, source=S.RELEASED, target=S.SHIPPED, conditions=[every_item_shipped])
     def ship(self) -> None:
@@ -297,8 +314,12 @@ class OrderItem(ConcurrentTransitionMixin, models.Model):
     def follow_order(self, status: str) -> str:
         return status
 
-    @transition(field=status, source=[S.AUTHORIZED, S.BACKORDERED], target=S.RELEASED)
+    @transition(field=status, source=[S.AUTHORIZED, S.BACKORDERED, S.SUBMITTED], target=S.RELEASED)
     def release(self) -> None:
+        pass
+
+    @transition(field=status, source=[S.AUTHORIZED, S.RELEASED], target=S.SHIPPED)
+    def fulfill_without_shipment(self) -> None:
         pass
 
     @transition(field=status, source=S.RELEASED, target=S.SHIPPED)

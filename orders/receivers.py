@@ -2,6 +2,7 @@
 
 from commerce.reports import Note
 from fulfillment.signals import order_noted as fulfillment_noted
+from fulfillment.signals import release_shipped
 from orders.events import actor_fields, order_events_record_bulk
 from orders.models import OrderEvent
 from payments.signals import order_noted as payments_noted
@@ -44,6 +45,14 @@ def _receiver(signal):
 RECEIVERS = {signal: _receiver(signal) for signal in KINDS}
 
 
+def _release_shipped(sender, **kwargs) -> None:
+    from orders.flow_variants import on_release_shipped
+
+    on_release_shipped(sender, **kwargs)
+
+
 def connect() -> None:
     for signal, receiver in RECEIVERS.items():
         signal.connect(receiver, dispatch_uid=f"orders.receivers.{KINDS[signal]}")
+    # Payment rules deposit each shipped release (the finalize event, DESIGN section 18).
+    release_shipped.connect(_release_shipped, dispatch_uid="orders.release_shipped")

@@ -9,8 +9,9 @@ events. Here a chunk of orders takes the same steps once each, one statement per
    when the per-order step would answer it without a gateway call or a write: authorized (C), no
    payment check due after a failed fulfillment, no purchase order or trading agreement to re-check,
    and a current payment authorized for its grand total, not expiring, with nothing in flight.
-   Every other order of the chunk (a backorder released in part, a payment to reauthorize, a limit
-   to re-check) is left to the per-order step.
+   Its store's inventory system must release in sets (``atp``; DESIGN section 18). Every other order
+   of the chunk (a backorder released in part, a submitted order's reserve event, a store without
+   inventory, a payment to reauthorize, a limit to re-check) is left to the per-order step.
 2. **One transaction** (``atomic_with_retry``) over the orders that passed: lock the orders
    (``FOR NO KEY UPDATE SKIP LOCKED``, by pk; one another worker holds is skipped, as the per-order
    step skips it), then their items (by pk, ``of=self``): the lock order of docs/locking.md, levels 1
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from commerce.jobs import JobOutcome
 from commerce.retry import atomic_with_retry
+from fulfillment.inventory_systems import inventory_system_names
 from fulfillment.models import Allocation, FulfillmentCenter, Release, ReleaseItem
 from orders.events import order_events_record_bulk
 from orders.models import InventoryStatus, Order, OrderEvent, OrderItem, OrderStatus
@@ -68,6 +70,7 @@ def _releasable_without_gateway(order_ids: list[int]) -> list[int]:
             payment_check_due=False,
             purchase_order__isnull=True,
             purchase_order_number="",
+            store__inventory_system__in=inventory_system_names(uses="releases_in_sets"),
         )
         .filter(Exists(holding), ~Exists(on_agreement))
         .order_by("pk")

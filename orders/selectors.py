@@ -74,3 +74,47 @@ def orders_in_payment_review_after_release(*, limit: int = 200) -> list[Order]:
         .select_related("currency", "customer__user")
         .order_by("updated_at", "pk")[:limit]
     )
+
+
+def order_deposits(*, order) -> list[dict]:
+    """The order page's deposits: each shipped release with its goods' amount, and each deposit taken.
+
+    Two queries: the shipped release lines (with their items), then the applied captures.
+    """
+    from collections import defaultdict
+    from decimal import Decimal
+
+    from django.apps import apps
+
+    from commerce.money import quantize_money
+
+    release_item_model = apps.get_model("fulfillment", "ReleaseItem")
+    transaction_model = apps.get_model("payments", "PaymentTransaction")
+    shipped = (
+        release_item_model.objects.filter(release__order=order, release__status="shipped")
+        .select_related("release", "order_item")
+        .order_by("release__shipped_at", "release_id", "pk")
+    )
+    amounts: dict = defaultdict(Decimal)
+    for line in shipped:
+        item = line.order_item
+        amounts[line.release] += item.purchase_amount * line.quantity_shipped / item.quantity
+    currency = order.currency_id
+    rows = [
+        {
+            "what": f"Release {release.number} shipped",
+            "when": f"{release.shipped_at:%Y-%m-%d %H:%M}",
+            "amount": f"{quantize_money(amount, order.currency)} {currency}",
+        }
+        for release, amount in amounts.items()
+    ]
+    captures = transaction_model.objects.filter(payment__order=order, kind="capture", applied=True)
+    rows += [
+        {
+            "what": "Deposit",
+            "when": f"{capture.created_at:%Y-%m-%d %H:%M}",
+            "amount": f"{quantize_money(capture.amount, order.currency)} {currency}",
+        }
+        for capture in captures.order_by("created_at", "pk")
+    ]
+    return rows

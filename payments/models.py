@@ -245,7 +245,13 @@ class Payment(ConcurrentTransitionMixin, models.Model):
         self.reviewed_at = timezone.now()
         self.status_reason = reason
 
-    @transition(field=status, source=S.AUTHORIZED, target=S.DEPOSITED)
+    def has_uncaptured_amount(self) -> bool:
+        return self.status == S.AUTHORIZED or self.captured_amount < self.approved_amount
+
+    # A deposited payment takes further partial captures (one per shipped release) up to its approval.
+    @transition(
+        field=status, source=[S.AUTHORIZED, S.DEPOSITED], target=S.DEPOSITED, conditions=[has_uncaptured_amount]
+    )
     def capture(self, *, amount: Decimal, idempotency_key: str) -> None:
         self.captured_amount += amount
         self.capture_key = idempotency_key

@@ -1,18 +1,19 @@
 """Storefront product availability: the available-to-promise quantity and the next receipt."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from commerce.models import Product
+from commerce.stores import store_from_code
 from fulfillment.selectors import product_availability
 
 
 class AvailabilitySerializer(serializers.Serializer):
     sku = serializers.CharField()
-    available_quantity = serializers.IntegerField()
+    available_quantity = serializers.IntegerField(allow_null=True, help_text="null: the store holds no inventory.")
     backorderable = serializers.BooleanField()
     expected_quantity = serializers.IntegerField()
     estimated_available_at = serializers.DateField(allow_null=True)
@@ -21,7 +22,11 @@ class AvailabilitySerializer(serializers.Serializer):
 class ProductAvailabilityView(APIView):
     """Available-to-promise quantity now, and the earliest date more arrives."""
 
-    @extend_schema(responses=AvailabilitySerializer)
+    @extend_schema(
+        responses=AvailabilitySerializer,
+        parameters=[OpenApiParameter("store", str, description="Store code; the default store when left out.")],
+    )
     def get(self, request, sku: str):
         product = get_object_or_404(Product, sku=sku, active=True)
-        return Response(AvailabilitySerializer(product_availability(product=product)).data)
+        store = store_from_code(request.query_params.get("store"), field="store")
+        return Response(AvailabilitySerializer(product_availability(product=product, store=store)).data)

@@ -5,7 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from commerce.api.fields import MoneyField, TextField
-from commerce.models import Currency, Customer, Product, ShipMode
+from commerce.models import Currency, Customer, Product, ShipMode, Store
 from fulfillment.selectors import shipments_for_order
 from orders.models import InventoryStatus, Order, OrderStatus
 from orders.services import AddressInput, ItemInput
@@ -57,6 +57,15 @@ class PlaceOrderSerializer(serializers.Serializer):
     currency = TextField(max_length=3, required=False)
     shipping_note = TextField(max_length=500, required=False, allow_blank=True)
     coupon = TextField(max_length=32, required=False, allow_blank=True)
+    store = TextField(
+        max_length=32, required=False, allow_blank=True, help_text="Store code; the default store when left out."
+    )
+
+    def validate_store(self, value: str):
+        store = Store.objects.select_related("currency").filter(code=value).first() if value else None
+        if value and store is None:
+            raise serializers.ValidationError(f"Unknown store {value!r}.")
+        return store
 
     def validate_currency(self, value: str) -> str:
         code = value.upper()
@@ -166,6 +175,7 @@ class EventSerializer(serializers.Serializer):
 
 class OrderSerializer(serializers.Serializer):
     number = serializers.CharField()
+    store = serializers.CharField(source="store.code")
     status = serializers.ChoiceField(choices=OrderStatus.choices)
     status_display = serializers.CharField(source="get_status_display")
     currency = serializers.CharField(source="currency_id")

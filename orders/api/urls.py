@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from orders import payment_lifecycle, services
-from orders.api import views
+from orders.api import shipping, views
 
 urlpatterns = [
     path("orders/", views.OrderListCreateView.as_view(), name="order-list"),
@@ -49,6 +49,20 @@ urlpatterns = [
             "orders.cancel_order", services.order_cancel, default_reason="Cancelled by staff"
         ).as_view(),
         name="backoffice-order-cancel",
+    ),
+]
+
+# Shipping from the order itself, without pick batches (non-ATP stores).
+urlpatterns += [
+    path(
+        "backoffice/orders/<key:number>/packages/",
+        shipping.OrderPackageCreateView.as_view(),
+        name="backoffice-order-packages",
+    ),
+    path(
+        "backoffice/orders/<key:number>/shipments/",
+        shipping.OrderShipmentReportView.as_view(),
+        name="backoffice-order-shipments",
     ),
 ]
 

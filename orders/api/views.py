@@ -72,6 +72,7 @@ def _placement(request, *, customer, data) -> "services.PlacementInput":
         currency=data.get("currency", ""),
         shipping_note=data.get("shipping_note", ""),
         coupon=data.get("coupon", ""),
+        store=data.get("store"),
         idempotency_key=key,
         fingerprint=services.request_fingerprint(request.data) if key else "",
     )

@@ -7,7 +7,7 @@ from orders.returns.models import ReturnEvent, ReturnItem, ReturnRequest, Return
 
 
 def _returns() -> QuerySet[ReturnRequest]:
-    return ReturnRequest.objects.select_related("order__currency", "order__customer").prefetch_related(
+    return ReturnRequest.objects.select_related("order__currency", "order__customer", "order__store").prefetch_related(
         Prefetch("items", queryset=ReturnItem.objects.select_related("order_item").order_by("pk")),
         Prefetch("events", queryset=ReturnEvent.objects.order_by("created_at", "pk")),
     )

@@ -5,12 +5,13 @@ from django.utils import timezone
 from commerce.errors import InvalidTransition, PermissionDenied, ValidationFailed
 from commerce.notifications import notify
 from commerce.retry import atomic_with_retry
-from fulfillment import allocation
+from fulfillment.inventory_systems import inventory_system_for
 from orders import payment_lifecycle
 from orders.models import Order
-from orders.services.common import S, _items, _locked, _save_inventory, _transition
+from orders.services.common import S, _inventory_target, _items, _locked, _save_inventory, _transition
 from orders.services.placement import _authorize_and_apply, order_apply_payment_decision
 from payments import services as payments
+from payments.payment_systems import payment_system_for
 from payments.policies import PaymentDecision as Decision
 from payments.selectors import payment_current
 from spending_limits import services as limits
@@ -39,14 +40,22 @@ def order_approve(*, order: Order, acting_user=None, reason: str = "") -> Order:
                 f"Order {locked.number} is not awaiting approval.", details={"status": locked.status}
             )
         items = _items(locked)
-        allocation.allocate_items(items=items, already=allocation.promised_quantities(items=items))
+        inventory_system_for(locked.store).reallocate(items=items)
         _save_inventory(items)
-        allocation.allocations_set_expiry(items=items, expires_at=None)
         locked.approved_at = timezone.now()
+        payment = payment_current(order=locked)
+        if payment is not None and not payment_system_for(locked.store).approves_at_submit(
+            store=locked.store, method=payment.method
+        ):
+            target = "submit_unpaid" if _inventory_target(locked) == "authorize" else "backorder"
+            _transition(locked, target, acting_user=acting_user, reason=reason or "Approved")
+            return locked, None
         _transition(locked, "await_payment", acting_user=acting_user, reason=reason or "Approved")
-        return locked, payment_current(order=locked)
+        return locked, payment
 
     order, payment = approve()
+    if order.status != S.PAYMENT_PENDING:
+        return order  # a payment rule approving later: the order waits unpaid (I or B)
     if payment is None:
         raise ValidationFailed(f"Order {order.number} has no payment to authorize.")
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
@@ -66,7 +75,7 @@ def _reject(*, order_id: int, acting_user, reason: str) -> Order:
         raise InvalidTransition(f"Order {order.number} is not awaiting approval.", details={"status": order.status})
     # Lock order: spending-limit holders before stock rows (docs/locking.md).
     limits.spending_limits_credit(order=order, reason=reason or "Approval denied")
-    allocation.deallocate_items(items=items)
+    inventory_system_for(order.store).deallocate(items=items)
     _save_inventory(items)
     _transition(order, "reject", acting_user=acting_user, reason=reason, method_kwargs={"reason": reason})
     notify("approval_rejected", order_id=order.pk, context={"reason": reason})

@@ -5,7 +5,7 @@ from django_fsm import can_proceed
 from commerce.errors import InvalidTransition
 from commerce.notifications import notify
 from commerce.retry import atomic_with_retry
-from fulfillment import allocation
+from fulfillment.inventory_systems import inventory_system_for
 from orders.events import order_event_record
 from orders.models import PRE_RELEASE, Order, OrderEvent
 from orders.services.common import _items, _locked, _save_inventory, _transition, logger
@@ -34,7 +34,7 @@ def _cancel_locked(
     items = _items(order)
     # Lock order: spending-limit holders before stock rows (docs/locking.md), as placing charges them.
     limits.spending_limits_credit(order=order, reason=reason or "Order cancelled")
-    allocation.deallocate_items(items=items)
+    inventory_system_for(order.store).deallocate(items=items)
     _save_inventory(items)
     _transition(
         order,

@@ -8,6 +8,7 @@ from django_fsm import can_proceed
 from commerce.errors import InvalidTransition, NotFound
 from orders.events import order_event_record
 from orders.models import PRE_RELEASE, InventoryStatus, Order, OrderItem, OrderStatus
+from payments.payment_systems import payment_system_for
 
 logger = logging.getLogger("orders.services")
 
@@ -103,3 +104,27 @@ def _inventory_target(order: Order) -> str:
     if all(item.inventory_status in settled or item.status == S.CANCELLED for item in _items(order)):
         return "authorize"
     return "backorder"
+
+
+def _fulfill_without_shipment(order: Order, *, acting_user=None, actor_name: str = "") -> None:
+    """C or R → S for a locked order of a store without inventory: nothing to pick or ship.
+
+    Under payment rules the deposit of the finalize event follows once this commits.
+    """
+    items = [item for item in _items(order) if can_proceed(item.fulfill_without_shipment)]
+    for item in items:
+        item.fulfill_without_shipment()
+        item.mark_fulfilled()
+        item.quantity_shipped = item.quantity
+    OrderItem.objects.bulk_update(items, ["status", "inventory_status", "quantity_shipped"])
+    _transition(
+        order,
+        "fulfill_without_shipment",
+        acting_user=acting_user,
+        actor_name=actor_name,
+        reason="Fulfilled: no goods to ship",
+    )
+    if payment_system_for(order.store).deposits_per_release:
+        from orders.flow_variants import order_finalize_payment_on_commit
+
+        order_finalize_payment_on_commit(order_id=order.pk)

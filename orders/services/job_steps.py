@@ -11,14 +11,15 @@ from commerce.jobs import JobOutcome
 from commerce.notifications import notify
 from commerce.retry import atomic_with_retry
 from fulfillment import allocation
+from fulfillment.inventory_systems import inventory_system_for
 from fulfillment.models import Allocation
-from fulfillment.releases import releases_create
 from orders.events import order_event_record
 from orders.models import InventoryStatus, Order, OrderEvent, OrderItem
 from orders.services.cancellation import _cancel_payment, order_cancel
 from orders.services.common import (
     SUCCEEDED_PAYMENT_STATUSES,
     S,
+    _fulfill_without_shipment,
     _inventory_target,
     _items,
     _locked,
@@ -30,6 +31,7 @@ from payments import services as payments
 from payments.authorization_check import payment_check_authorization
 from payments.errors import PaymentError
 from payments.models import PaymentStatus
+from payments.payment_systems import payment_system_for
 from payments.policies import PaymentDecision as Decision
 from payments.selectors import payment_current
 from spending_limits import services as limits
@@ -53,7 +55,7 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
     """
     outcome = _job_outcome()
     order = _load(order_id)
-    if order is None or order.status not in (S.AUTHORIZED, S.BACKORDERED):
+    if order is None or order.status not in (S.AUTHORIZED, S.BACKORDERED, S.SUBMITTED):
         return outcome.SKIPPED
     if order.status == S.BACKORDERED and not order.store.partial_release:
         return outcome.SKIPPED
@@ -69,8 +71,13 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         )
         return outcome.SUCCEEDED
     payment = payment_current(order=order)
-    check = payment_check_authorization if order.payment_check_due else payments.payment_check_order_status
-    decision = check(payment=payment, amount=order.grand_total) if payment else Decision.NO
+    if order.status == S.SUBMITTED:
+        from orders.flow_variants import order_reserve_decision
+
+        decision = order_reserve_decision(order=order, payment=payment)  # the payment rule's reserve event
+    else:
+        check = payment_check_authorization if order.payment_check_due else payments.payment_check_order_status
+        decision = check(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:
         return outcome.SKIPPED
     if decision == Decision.NO:
@@ -82,6 +89,15 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
             notification="order_cancelled_by_job",
         )
         return outcome.SUCCEEDED
+    if decision == Decision.REVIEW and order.status == S.SUBMITTED:
+        order_event_record(
+            order=order,
+            kind=OrderEvent.Kind.PAYMENT,
+            actor_name=actor_name,
+            acting_user=acting_user,
+            message="The reserve approval needs review; released once staff approve it",
+        )
+        return outcome.SKIPPED
     if decision == Decision.REVIEW:
         # B or C → A: the order waits in the payment review queue, not in this job (DESIGN section 16).
         order_apply_payment_decision(
@@ -98,18 +114,22 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
         locked = _locked(order_id, skip_locked=True)
         if locked is None:
             return None, False
+        releasable = (S.AUTHORIZED, S.BACKORDERED, S.SUBMITTED)
         ready = [
             item
             for item in _items(locked)
-            if item.status in (S.AUTHORIZED, S.BACKORDERED) and item.inventory_status == InventoryStatus.ALLOCATED
+            if item.status in releasable and item.inventory_status == InventoryStatus.ALLOCATED
         ]
-        if locked.status not in (S.AUTHORIZED, S.BACKORDERED) or not ready:
+        if locked.status not in releasable or not ready:
             return locked, False
-        releases = releases_create(order=locked, items=ready, acting_user=acting_user, actor_name=actor_name)
+        inventory = inventory_system_for(locked.store)
+        releases = inventory.release(order=locked, items=ready, acting_user=acting_user, actor_name=actor_name)
         numbers = [release.number for release in releases]
         locked.payment_check_due = False
         if can_proceed(locked.release):
             _transition(locked, "release", acting_user=acting_user, actor_name=actor_name, extra={"releases": numbers})
+            if inventory.fulfilled_without_shipment:
+                _fulfill_without_shipment(locked, acting_user=acting_user, actor_name=actor_name)
         else:
             order_event_record(
                 order=locked,
@@ -159,7 +179,7 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
     outcome = _job_outcome()
 
     @atomic_with_retry
-    def fill() -> Order | None:
+    def fill() -> tuple[Order, object] | None:
         order = _locked(order_id, skip_locked=True)
         if order is None or order.status != S.BACKORDERED:
             return None
@@ -187,12 +207,19 @@ def order_process_backorder(*, order_id: int, actor_name: str = "process_backord
             actor_name=actor_name,
             message="Every item is now allocated from stock",
         )
-        return order
+        payment = payment_current(order=order)
+        if payment is not None and not payment_system_for(order.store).approves_at_submit(
+            store=order.store, method=payment.method
+        ):
+            _transition(order, "submit_unpaid", actor_name=actor_name, reason="Backorder filled")
+        return order, payment
 
-    order = fill()
-    if order is None:
+    filled = fill()
+    if filled is None:
         return outcome.SKIPPED
-    payment = payment_current(order=order)
+    order, payment = filled
+    if order.status == S.SUBMITTED:
+        return outcome.SUCCEEDED  # a payment rule approving later: B → I, the release approves
     # Check first: a still-valid authorization for the same amount is kept (DESIGN section 16).
     decision = payment_check_authorization(payment=payment, amount=order.grand_total) if payment else Decision.NO
     if decision == Decision.WORKING:

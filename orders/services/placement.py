@@ -12,17 +12,27 @@ from commerce.models import Currency, ShipMode, Store, ship_to_copy
 from commerce.money import quantize_money
 from commerce.notifications import notify
 from commerce.retry import atomic_with_retry
-from fulfillment import allocation
+from fulfillment.inventory_systems import inventory_system_for
 from orders.events import actor_fields, order_event_record, order_events_record_bulk
 from orders.models import Order, OrderEvent, OrderItem
 from orders.promotions import promotion_apply
 from orders.services.cancellation import _cancel_locked, _cancel_payment
-from orders.services.common import S, _cache_items, _inventory_target, _items, _locked, _save_inventory, _transition
+from orders.services.common import (
+    S,
+    _cache_items,
+    _fulfill_without_shipment,
+    _inventory_target,
+    _items,
+    _locked,
+    _save_inventory,
+    _transition,
+)
 from orders.services.inputs import PlacementInput
 from orders.totals import apply_totals
 from payments import services as payments
 from payments.errors import PaymentDeclined
 from payments.models import Payment
+from payments.payment_systems import payment_system_for
 from payments.policies import PaymentDecision as Decision
 from spending_limits import services as limits
 from spending_limits.approvals import order_requires_approval
@@ -119,8 +129,8 @@ def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]
         if replay is None:
             raise
         return replay, False
-    if order.status == S.AWAITING_APPROVAL:
-        return order, True
+    if order.status != S.PAYMENT_PENDING:
+        return order, True  # waiting for approval (W), or for a payment rule's later event (I, B)
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user, placed=True), True
 
 
@@ -165,12 +175,16 @@ def _submit(
     """
     charges_limits = _charges_limits(order, items)
     needs_approval = order_requires_approval(order=order)
+    inventory = inventory_system_for(order.store)
+    # Under a payment rule that approves later, the order waits unpaid (I, or B) instead of asking now.
+    pays_later = not payment_system_for(order.store).approves_at_submit(store=order.store, method=payment_method)
     from_status = order.status
     if needs_approval:
         order.submit_for_approval()
         expires_at = timezone.now() + order.store.allocation_good_for
     else:
-        order.await_payment()
+        if not pays_later:
+            order.await_payment()
         expires_at = None
     for item in items:
         item.follow_order(order.status)
@@ -178,7 +192,7 @@ def _submit(
     _cache_items(order, items)
 
     if new and not charges_limits:
-        plan = allocation.allocate_items(items=items, expires_at=expires_at, defer_writes=True)
+        plan = inventory.allocate(items=items, expires_at=expires_at, defer_writes=True)
         OrderItem.objects.bulk_create(items)
         plan.write()
     else:
@@ -190,8 +204,10 @@ def _submit(
         if not new:
             _lock_current_payments(order=order)
         limits.spending_limits_charge(order=order)
-        plan = allocation.allocate_items(items=items, expires_at=expires_at)
+        plan = inventory.allocate(items=items, expires_at=expires_at)
         _save_inventory(items)
+    if pays_later and not needs_approval:
+        _submit_unpaid(order, items)
 
     events = []
     if new:
@@ -222,7 +238,7 @@ def _submit(
         token=payment_token,
         amount=order.grand_total,
         new_order=new,
-        begin_authorization=not needs_approval,
+        begin_authorization=not (needs_approval or pays_later),
         notes=notes if new else None,
     )
     events.extend(
@@ -235,6 +251,15 @@ def _submit(
         notify("approval_requested", order_id=order.pk)
         notify("order_received", order_id=order.pk)
     return payment
+
+
+def _submit_unpaid(order: Order, items: list[OrderItem]) -> None:
+    """P or W → I when every item is allocated, else → B: the payment waits for a later event."""
+    order.submit_unpaid() if _inventory_target(order) == "authorize" else order.backorder()
+    order.save()
+    for item in items:
+        item.follow_order(order.status)
+    OrderItem.objects.bulk_update(items, ["status"])
 
 
 def _lock_current_payments(*, order: Order) -> None:
@@ -282,7 +307,7 @@ def order_submit(*, order: Order, payment_method: str, payment_token: str = "", 
         )
 
     order, payment = submit()
-    if order.status == S.AWAITING_APPROVAL:
+    if order.status != S.PAYMENT_PENDING:
         return order
     return _authorize_and_apply(order=order, payment=payment, acting_user=acting_user)
 
@@ -323,6 +348,8 @@ def _move_placed(*, order: Order, decision: str, acting_user, actor_name: str) -
     from_status = order.status
     if from_status != S.PAYMENT_PENDING:
         return None
+    if decision == Decision.YES and inventory_system_for(order.store).fulfilled_without_shipment:
+        return None  # authorized and fulfilled at once: the full path (``_apply_decision``) does both
     method = _inventory_target(order) if decision == Decision.YES else PAYMENT_TARGETS[decision]
     now = timezone.now()
     if not Order.objects.filter(pk=order.pk, status=from_status).update(status=_target_of(method), updated_at=now):
@@ -398,6 +425,8 @@ def _apply_decision(*, order_id: int, decision: str, acting_user, actor_name: st
             actor_name=actor_name,
             reason=reason or "Payment authorized",
         )
+        if order.status == S.AUTHORIZED and inventory_system_for(order.store).fulfilled_without_shipment:
+            _fulfill_without_shipment(order, acting_user=acting_user, actor_name=actor_name)
     elif decision == Decision.WORKING and order.status == S.PAYMENT_PENDING:
         pass
     else:

@@ -263,15 +263,17 @@ class SimulatedGateway(Gateway):
 
     @staticmethod
     def _capture_problem(authorization: SimulatedAuthorization, amount: Decimal, currency: str) -> str:
-        if authorization.state == A.CAPTURED:
+        # Partial captures (one per shipped release) may follow each other up to the approved amount.
+        remaining = authorization.approved_amount - authorization.captured_amount
+        if authorization.state == A.CAPTURED and remaining <= 0:
             return "Already captured."
-        if authorization.state != A.APPROVED:
+        if authorization.state not in (A.APPROVED, A.CAPTURED):
             return f"The authorization is {authorization.state}."
         if authorization.expires_at and authorization.expires_at <= timezone.now():
             return "The authorization expired."
         if currency != authorization.currency:
             return "Currency differs from the authorization's."
-        if amount > authorization.approved_amount:
+        if amount > remaining:
             return "Amount above the authorization."
         return ""
 

@@ -152,7 +152,7 @@ const body: PlaceOrder = {
 };
 
 function describe(order: Order): string {
-  const status: "P" | "W" | "N" | "M" | "A" | "B" | "C" | "R" | "S" | "D" | "X" = order.status;
+  const status: "P" | "I" | "W" | "N" | "M" | "A" | "B" | "C" | "R" | "S" | "D" | "X" = order.status;
   return `${order.number} ${status} ${order.totals.grand_total} ${order.currency}`;
 }
 

@@ -26,6 +26,9 @@ JOB_NAMES = [
     "balance_payment",
     "payment_cleanup",
     "return_credit_and_close",
+    "order_payment_synchronize",
+    "process_depositable_amount",
+    "order_close",
 ]
 
 pytestmark = pytest.mark.django_db
@@ -60,8 +63,8 @@ def test_running_it_twice_gives_the_same_schedule_per_job():
 
     assert snapshot() == first
     assert sorted(name for _, name, *_ in first) == sorted(JOB_NAMES)
-    assert "Schedules: changed 8, unchanged 0." in first_output
-    assert second_output == "Schedules: changed 0, unchanged 8.\n"
+    assert f"Schedules: changed {len(JOB_NAMES)}, unchanged 0." in first_output
+    assert second_output == f"Schedules: changed 0, unchanged {len(JOB_NAMES)}.\n"
 
 
 def test_each_schedule_runs_its_job_at_the_default_interval():
@@ -77,6 +80,9 @@ def test_each_schedule_runs_its_job_at_the_default_interval():
         "balance_payment": 1440,
         "payment_cleanup": 1440,
         "return_credit_and_close": 60,
+        "order_payment_synchronize": 10,
+        "process_depositable_amount": 60,
+        "order_close": 60,
     }
     for name, row in rows.items():
         assert (row.func, row.schedule_type, row.repeats) == (JOB_FUNC, Schedule.MINUTES, -1)
@@ -103,7 +109,7 @@ def test_dry_run_prints_what_would_change_and_changes_nothing():
 
     assert Schedule.objects.count() == 0
     assert "would create release_to_fulfillment: every 10m" in output
-    assert "Schedules: would change 8, unchanged 0." in output
+    assert f"Schedules: would change {len(JOB_NAMES)}, unchanged 0." in output
 
 
 def test_duplicates_of_a_name_are_merged_into_one():

@@ -98,7 +98,7 @@ def test_statuses_are_enums(schema):
     components = schema["components"]["schemas"]
     order, item = components["Order"]["properties"], components["Item"]["properties"]
 
-    assert components["OrderStatusEnum"]["enum"] == ["P", "W", "N", "M", "A", "B", "C", "R", "S", "D", "X"]
+    assert components["OrderStatusEnum"]["enum"] == ["P", "I", "W", "N", "M", "A", "B", "C", "R", "S", "D", "X"]
     assert components["InventoryStatusEnum"]["enum"] == ["NALC", "ALLC", "BO", "FUL"]
     assert order["status"] == {"$ref": "#/components/schemas/OrderStatusEnum"}
     assert item["status"] == {"$ref": "#/components/schemas/OrderStatusEnum"}

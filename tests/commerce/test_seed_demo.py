@@ -18,8 +18,10 @@ def seed() -> str:
     return out.getvalue()
 
 
-def stock_of(sku: str) -> dict[str, int]:
-    return dict(Stock.objects.filter(product__sku=sku).values_list("fulfillment_center__code", "on_hand"))
+def stock_of(sku: str, *, inventory_system: str = "atp") -> dict[str, int]:
+    """On hand per center of one inventory system (the Demo Store's: ATP; demo-nonatp's: non-ATP)."""
+    rows = Stock.objects.filter(product__sku=sku, fulfillment_center__inventory_system=inventory_system)
+    return dict(rows.values_list("fulfillment_center__code", "on_hand"))
 
 
 def test_seed_demo_creates_the_contract_data():
@@ -90,3 +92,27 @@ def test_seed_demo_adds_acmes_credit_line_and_the_demo10_coupon():
     assert (promotion.store.name, promotion.kind, promotion.value) == ("Demo Store", "percent", Decimal("10"))
     assert promotion.minimum_amount == Decimal("50.00")
     assert promotion.active and promotion.valid_from is None and promotion.valid_until is None
+
+
+def test_seed_demo_adds_the_flow_variant_stores_on_the_same_products():
+    seed()
+    seed()
+
+    stores = {
+        store.code: (store.name, store.inventory_system, store.payment_system, store.payment_rules)
+        for store in Store.objects.filter(code__in=["demo-nonatp", "demo-rules", "demo-digital"])
+    }
+    assert stores == {
+        "demo-nonatp": ("Demo Non-ATP Store", "non_atp", "commerce_payments", {}),
+        "demo-rules": (
+            "Demo Payment Rules Store",
+            "atp",
+            "payment_rules",
+            {"card": "early_approval", "bill_me": "approve_on_reservation", "cod": "deposit_only"},
+        ),
+        "demo-digital": ("Demo Digital Store", "none", "payment_rules", {"card": "early_approval"}),
+    }
+    assert Store.objects.get(is_default=True).code == "demo"
+    for sku in ("DEMO-TSHIRT", "DEMO-MUG", "DEMO-POSTER", "DEMO-LAPTOP"):
+        assert stock_of(sku, inventory_system="non_atp") == {"NONATP": 50}
+    assert list(Store.objects.get(code="demo-nonatp").fulfillment_centers.values_list("code", flat=True)) == ["NONATP"]

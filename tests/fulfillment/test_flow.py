@@ -19,7 +19,10 @@ def login(username: str):
 
 
 def stock(sku: str) -> dict[str, tuple[int, int]]:
-    rows = Stock.objects.filter(product__sku=sku).values_list("fulfillment_center__code", "on_hand", "allocated")
+    # The Demo Store's (ATP) centers; the non-ATP demo center belongs to demo-nonatp.
+    rows = Stock.objects.filter(product__sku=sku, fulfillment_center__inventory_system="atp").values_list(
+        "fulfillment_center__code", "on_hand", "allocated"
+    )
     return {code: (on_hand, allocated) for code, on_hand, allocated in rows}
 
 

@@ -15,6 +15,7 @@ from orders.exceptions import (
     PAYMENT_DECLINED_AFTER_RELEASE,
     PAYMENT_PENDING,
     PAYMENT_REVIEW,
+    SUBMITTED_TOO_LONG,
     exception_counts,
     exception_thresholds,
     exceptions_queue,
@@ -125,7 +126,7 @@ def test_counts_match_the_queue_and_the_limit_keeps_the_count(django_assert_max_
         order_in("A", for_hours=hours)
     order_in("C", for_hours=10)
 
-    with django_assert_max_num_queries(6):  # one count per kind
+    with django_assert_max_num_queries(7):  # one count per kind
         counts = exception_counts()
     sections = {section.kind: section for section in exceptions_queue(limit=2)}
 
@@ -136,6 +137,7 @@ def test_counts_match_the_queue_and_the_limit_keeps_the_count(django_assert_max_
         PAYMENT_PENDING: 0,
         FAILING_IN_JOBS: 0,
         PAYMENT_DECLINED_AFTER_RELEASE: 0,
+        SUBMITTED_TOO_LONG: 0,
     }
     assert (sections[PAYMENT_REVIEW].count, len(sections[PAYMENT_REVIEW].rows)) == (3, 2)
 
@@ -165,3 +167,19 @@ def test_command_limit_names_how_many_more():
     call_command("order_exceptions", "--limit", "1", stdout=out)
 
     assert ", ... and 2 more" in out.getvalue()
+
+
+def test_submitted_orders_waiting_longer_than_their_stores_setting_are_exceptions():
+    from commerce.models import Store
+
+    patient = Store.objects.create(
+        code="patient", name="Patient", currency_id="USD", submitted_alert_after=timedelta(hours=48)
+    )
+    stale = order_in("I", for_hours=25)
+    fresh = order_in("I", for_hours=23)
+    waiting_in_patient_store = order_in("I", for_hours=25, store=patient)
+
+    assert numbers(SUBMITTED_TOO_LONG) == [stale.number]
+    assert exception_counts()[SUBMITTED_TOO_LONG] == 1
+    assert fresh.number not in numbers(SUBMITTED_TOO_LONG)
+    assert waiting_in_patient_store.number not in numbers(SUBMITTED_TOO_LONG)

@@ -27,6 +27,9 @@ CONTRACT_NAMES = [
     "balance_payment",
     "payment_cleanup",
     "return_credit_and_close",
+    "order_payment_synchronize",
+    "process_depositable_amount",
+    "order_close",
 ]
 
 pytestmark = pytest.mark.django_db

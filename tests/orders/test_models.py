@@ -24,6 +24,10 @@ ALLOWED = {
     ("P", "X"), ("W", "X"), ("N", "X"), ("B", "X"), ("C", "X"),
     # DESIGN section 16: a reauthorization in review (C → A), a remote fulfillment failure (R → C).
     ("C", "A"), ("R", "C"),
+    # DESIGN section 18: status I (submitted, payment not yet started) under a rule that approves later,
+    # and an order without inventory fulfilled once paid for (C → S).
+    ("P", "I"), ("W", "I"), ("B", "I"), ("I", "R"), ("I", "X"),
+    ("C", "S"),
 }  # fmt: skip
 
 TRANSITION_METHODS = [
@@ -38,6 +42,8 @@ TRANSITION_METHODS = [
     "deposit",
     "cancel",
     "return_from_fulfillment",
+    "submit_unpaid",
+    "fulfill_without_shipment",
 ]
 
 
@@ -166,3 +172,48 @@ def test_order_numbers_are_unique():
     numbers = {OrderFactory().number for _ in range(50)}
 
     assert len(numbers) == 50
+
+
+# Status I on the items (DESIGN section 18), pair by pair: items follow their order into and out of I,
+# are released from I and cancelled from I, and nothing else reaches or leaves it.
+
+ITEM_METHODS = [
+    "follow_order",
+    "release",
+    "ship",
+    "return_from_fulfillment",
+    "deposit",
+    "cancel",
+    "fulfill_without_shipment",
+]
+PRE_RELEASE_CODES = ["P", "W", "N", "M", "A", "B", "C", "I"]
+ITEM_ALLOWED_WITH_I = (
+    {(source, "I") for source in PRE_RELEASE_CODES}  # follow_order: an item follows its order into I
+    | {("I", target) for target in PRE_RELEASE_CODES}  # ... and out of it, before release
+    | {("I", "R"), ("I", "X")}
+)
+
+
+def item_can_reach(item: OrderItem, target: str) -> bool:
+    for name in ITEM_METHODS:
+        meta = getattr(OrderItem, name)._django_fsm
+        transition = meta.get_transition(item.status)
+        if transition is None:
+            continue
+        targets = (
+            transition.target.allowed_states if hasattr(transition.target, "allowed_states") else [transition.target]
+        )
+        if target in targets:
+            return True
+    return False
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [(s, t) for s, t in itertools.product(STATUSES, STATUSES) if "I" in (s, t) and s != t],
+)
+def test_item_transition_table_for_status_i(source, target):
+    item = OrderItemFactory(status=source)
+
+    assert item_can_reach(item, target) == ((source, target) in ITEM_ALLOWED_WITH_I)

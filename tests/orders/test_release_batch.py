@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from commerce.jobs import job_run
-from commerce.models import JobItemFailure
+from commerce.models import JobItemFailure, Store
 from fulfillment.models import Release
 from orders import services
 from orders.jobs import JOBS
@@ -94,6 +94,16 @@ def test_orders_that_need_the_gateway_or_a_partial_release_are_left_to_the_per_o
     assert outcomes == {plain.pk: "succeeded"}
     due.refresh_from_db()
     assert due.status == "C" and not due.releases.exists()
+
+
+def test_orders_of_a_store_whose_inventory_system_does_not_release_in_sets_are_left_to_the_per_order_step(as_user):
+    # DESIGN section 18: only the ATP system's release is the one the set-based path writes.
+    (order,) = placed(as_user("alice"), BASKETS[:1])
+    Store.objects.filter(pk=order.store_id).update(inventory_system="none")
+
+    assert orders_release_chunk(order_ids=[order.pk]) == {}
+    order.refresh_from_db()
+    assert order.status == "C" and not order.releases.exists()
 
 
 def test_statements_per_chunk_do_not_grow_with_the_chunk(as_user):

@@ -92,7 +92,7 @@ ALLOWED = {
     S.AUTHORIZED: {"capture", "void", "expire"},
     S.REVIEW: {"approve_review", "decline_review", "void", "expire"},
     S.DECLINED: {"void"},
-    S.DEPOSITED: {"refund"},
+    S.DEPOSITED: {"refund", "capture"},  # a further partial capture, up to the approval (DESIGN section 18)
     S.PARTIALLY_REFUNDED: {"refund"},
     S.REFUNDED: set(),
     S.VOIDED: set(),
@@ -138,3 +138,11 @@ def test_payment_approvers_may_review_payments(roles):
         return roles[role].permissions.filter(content_type__app_label="payments", codename="review_payment").exists()
 
     assert (grants(PAYMENT_APPROVER), grants(WAREHOUSE)) == (True, False)
+
+
+@pytest.mark.django_db
+def test_a_partly_captured_payment_takes_another_capture_and_a_fully_captured_one_does_not():
+    partly = PaymentFactory(status=S.DEPOSITED, approved_amount=Decimal("120"), captured_amount=Decimal("50"))
+    fully = PaymentFactory(status=S.DEPOSITED, approved_amount=Decimal("120"), captured_amount=Decimal("120"))
+
+    assert (can_proceed(partly.capture), can_proceed(fully.capture)) == (True, False)

@@ -107,6 +107,7 @@ class ReturnEventSerializer(serializers.Serializer):
 class ReturnSerializer(serializers.Serializer):
     number = serializers.CharField()
     order = serializers.CharField(source="order.number")
+    store = serializers.CharField(source="order.store.code")
     status = serializers.ChoiceField(choices=ReturnStatus.choices)
     status_display = serializers.CharField(source="get_status_display")
     comment = serializers.CharField()
