@@ -28,7 +28,7 @@ from django.utils.module_loading import import_string
 from commerce.errors import InsufficientInventory
 from fulfillment import allocation
 from fulfillment.models import Allocation, FulfillmentCenter, Stock
-from orders.models import InventoryStatus, OrderItem
+from orders.models import InventoryStatus
 
 
 class InventorySystem:
@@ -65,7 +65,7 @@ class InventorySystem:
         return 0
 
     def release(self, *, order, items: Sequence, acting_user=None, actor_name: str = "") -> list:
-        """Hand the items to fulfillment; return the releases made."""
+        """Make the releases for the items and return them; the orders app moves the items and the order."""
         from fulfillment.releases import releases_create
 
         return releases_create(order=order, items=items, acting_user=acting_user, actor_name=actor_name)
@@ -207,9 +207,6 @@ class NoInventory(InventorySystem):
     fulfilled_without_shipment = True
 
     def release(self, *, order, items: Sequence, acting_user=None, actor_name: str = "") -> list:
-        for item in items:
-            item.release()
-        OrderItem.objects.bulk_update(list(items), ["status"])
         return []
 
 

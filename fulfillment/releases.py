@@ -5,14 +5,14 @@ from collections.abc import Iterable
 
 from django.db import transaction
 from django.db.models import Max
-from django_fsm import ConcurrentTransition, can_proceed
+from django_fsm import can_proceed
 
 from commerce.errors import InvalidTransition
 from commerce.models import ship_to_copy
 from commerce.reports import Note
 from fulfillment.models import Allocation, FulfillmentCenter, Release, ReleaseItem
 from fulfillment.signals import order_noted
-from orders.models import InventoryStatus, Order, OrderItem, OrderStatus
+from orders.models import InventoryStatus, Order, OrderItem
 
 
 def _stock_by_center(items: list[OrderItem]) -> dict[int, dict[int, int]]:
@@ -38,31 +38,13 @@ def _stock_by_center(items: list[OrderItem]) -> dict[int, dict[int, int]]:
     return by_item
 
 
-def _release_items(items: list[OrderItem]) -> None:
-    """Move the items to released: their transitions in memory, one UPDATE per status they leave.
-
-    The items are row-locked with their order; the status condition still refuses a stale copy.
-    """
-    by_status: dict[str, list[int]] = defaultdict(list)
-    for item in items:
-        by_status[item.status].append(item.pk)
-        item.release()
-    for status, ids in by_status.items():
-        moved = OrderItem.objects.filter(pk__in=ids, status=status, inventory_status=InventoryStatus.ALLOCATED).update(
-            status=OrderStatus.RELEASED
-        )
-        if moved != len(ids):
-            raise ConcurrentTransition(f"{len(ids) - moved} of the items changed before their release.")
-
-
 def releases_create(
     *, order: Order, items: Iterable[OrderItem], acting_user=None, actor_name: str = ""
 ) -> list[Release]:
-    """Create one release per center holding the items' stock, and move the items to released.
+    """Create one release per center holding the items' stock.
 
-    Runs in the caller's transaction, which holds the order's row lock; the caller checks the
-    payment and moves the order itself. The items passed are the ones transitioned, so an order
-    holding them in its prefetch cache sees them released.
+    Runs in the caller's transaction, which holds the order's row lock; the caller (the orders app)
+    checks the payment and moves the items and the order to released itself.
     """
     items = sorted(items, key=lambda item: item.pk)
     if not items:
@@ -108,7 +90,6 @@ def releases_create(
             for release in releases
             for item, quantity in by_center[release.fulfillment_center_id]
         )
-        _release_items(items)
         order_noted.send(
             sender=Release,
             notes=[

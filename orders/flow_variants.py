@@ -157,7 +157,7 @@ def on_release_shipped(sender, *, order_id: int, **kwargs) -> None:
 def _release_for_shipping(order: Order, *, acting_user=None) -> tuple[Order, list]:
     """Lock a non-ATP order and release what is allocated and not yet released (C → R); its open releases."""
     from fulfillment.models import Release
-    from orders.services.common import _items, _locked, _transition
+    from orders.services.common import _items, _locked, _release_items, _transition
 
     order = _locked(order.pk)
     inventory = inventory_system_for(order.store)
@@ -178,6 +178,7 @@ def _release_for_shipping(order: Order, *, acting_user=None) -> tuple[Order, lis
     ]
     if ready:
         releases = inventory.release(order=order, items=ready, acting_user=acting_user)
+        _release_items(ready)
         _transition(
             order,
             "release",

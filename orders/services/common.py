@@ -1,9 +1,10 @@
 """What every order service shares: locking an order with its items, a transition with its event."""
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 
-from django_fsm import can_proceed
+from django_fsm import ConcurrentTransition, can_proceed
 
 from commerce.errors import InvalidTransition, NotFound
 from orders.events import order_event_record
@@ -104,6 +105,23 @@ def _inventory_target(order: Order) -> str:
     if all(item.inventory_status in settled or item.status == S.CANCELLED for item in _items(order)):
         return "authorize"
     return "backorder"
+
+
+def _release_items(items: Sequence[OrderItem]) -> None:
+    """Move the items to released: their transitions in memory, one UPDATE per status they leave.
+
+    The items are row-locked with their order; the status condition still refuses a stale copy.
+    """
+    by_status: dict[str, list[int]] = defaultdict(list)
+    for item in items:
+        by_status[item.status].append(item.pk)
+        item.release()
+    for status, ids in by_status.items():
+        moved = OrderItem.objects.filter(pk__in=ids, status=status, inventory_status=InventoryStatus.ALLOCATED).update(
+            status=OrderStatus.RELEASED
+        )
+        if moved != len(ids):
+            raise ConcurrentTransition(f"{len(ids) - moved} of the items changed before their release.")
 
 
 def _fulfill_without_shipment(order: Order, *, acting_user=None, actor_name: str = "") -> None:

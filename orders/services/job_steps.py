@@ -23,6 +23,7 @@ from orders.services.common import (
     _inventory_target,
     _items,
     _locked,
+    _release_items,
     _save_inventory,
     _transition,
 )
@@ -124,6 +125,7 @@ def order_release(*, order_id: int, acting_user=None, actor_name: str = "release
             return locked, False
         inventory = inventory_system_for(locked.store)
         releases = inventory.release(order=locked, items=ready, acting_user=acting_user, actor_name=actor_name)
+        _release_items(ready)
         numbers = [release.number for release in releases]
         locked.payment_check_due = False
         if can_proceed(locked.release):

@@ -87,6 +87,7 @@ def released_order(*, lines, status: str = "C", **order_kwargs):
 
     from fulfillment.releases import releases_create
     from orders.models import Order
+    from orders.services.common import _release_items
 
     order = allocated_order(lines=lines, status=status, **order_kwargs)
     with transaction.atomic():
@@ -94,6 +95,7 @@ def released_order(*, lines, status: str = "C", **order_kwargs):
         items = list(order.items.order_by("pk"))
         order._prefetched_objects_cache = {"items": items}
         releases_create(order=order, items=items, actor_name="test")
+        _release_items(items)
         order.release()
         order.save()
     return Order.objects.get(pk=order.pk)

@@ -7,6 +7,7 @@ from commerce.errors import InvalidTransition
 from fulfillment.models import Allocation, Release, ReleaseItem
 from fulfillment.releases import releases_create
 from orders.models import OrderEvent
+from orders.services.common import _release_items
 from tests.factories.fulfillment import allocated_order
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +33,22 @@ def test_one_release_per_center_with_the_allocated_quantities(east, west, produc
     assert releases[0].ship_to_lines == order.ship_to_lines
 
 
-def test_items_move_to_released_on_the_instances_passed_and_in_the_database(east, products):
+def test_fulfillment_leaves_the_items_status_to_the_orders_app(east, products):
     order = allocated_order(lines=[(products[0], {east: 2}), (products[1], {east: 1})])
     items = items_of(order)
 
     releases_create(order=order, items=items)
+
+    assert [item.status for item in items] == ["C", "C"]
+    assert list(order.items.values_list("status", flat=True)) == ["C", "C"]
+
+
+def test_orders_moves_the_items_to_released_on_the_instances_and_in_the_database(east, products):
+    order = allocated_order(lines=[(products[0], {east: 2}), (products[1], {east: 1})])
+    items = items_of(order)
+
+    releases_create(order=order, items=items)
+    _release_items(items)
 
     assert [item.status for item in items] == ["R", "R"]
     assert list(order.items.values_list("status", flat=True)) == ["R", "R"]
@@ -90,7 +102,9 @@ def test_an_item_with_units_against_an_expected_receipt_is_refused_and_nothing_i
 
 def test_an_item_already_released_is_refused(east, products):
     order = allocated_order(lines=[(products[0], {east: 1})])
-    releases_create(order=order, items=items_of(order))
+    items = items_of(order)
+    releases_create(order=order, items=items)
+    _release_items(items)
 
     with pytest.raises(InvalidTransition):
         releases_create(order=order, items=items_of(order))
@@ -144,9 +158,10 @@ def test_releasing_costs_the_same_statements_for_one_item_or_three(east, product
     order = allocated_order(lines=[(product, {east: 1}) for product in products[:count]])
     items = items_of(order)
 
-    # savepoint, allocations, centers, last sequence, release, release items, item moves, events, release
+    # savepoint, allocations, centers, last sequence, release, release items, events, release; item moves
     with django_assert_num_queries(9):
         releases_create(order=order, items=items)
+        _release_items(items)
 
     assert list(order.items.values_list("status", flat=True)) == ["R"] * count
 
@@ -160,8 +175,9 @@ def test_a_stale_copy_of_an_item_is_refused_and_nothing_is_written(east, product
     first, second = items_of(order)
     OrderItem.objects.filter(pk=second.pk).update(status="X")  # cancelled meanwhile, under another lock
 
-    with pytest.raises(ConcurrentTransition):
+    with pytest.raises(ConcurrentTransition), transaction.atomic():  # one unit of work, as the release job runs it
         releases_create(order=order, items=[first, second])
+        _release_items([first, second])
 
     assert Release.objects.count() == 0
     assert sorted(order.items.values_list("status", flat=True)) == ["C", "X"]
