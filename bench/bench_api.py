@@ -5,8 +5,10 @@
 ``orders``: ``POST /api/v1/orders/`` with 3 random items, a card (``tok_approve``), token auth, 8 customers
 each on its own client thread. ``availability``: ``GET /api/v1/products/{sku}/availability/`` of random
 products. The server is ``gunicorn commerce.wsgi -w 2`` on 127.0.0.1 only, DEBUG off, over a database
-holding 20,000 past orders; the clients are threads of this process (``http.client``, a connection per
-request as gunicorn's sync workers close it), on the same two cores as the server and PostgreSQL.
+holding 20,000 past orders; the clients are threads of this process (each request built before the clock
+starts and sent on a raw socket, a connection per request as gunicorn's sync workers close it), on the same
+two cores as the server and PostgreSQL. ``bench/bench_submit.py --api`` measures the placement beside the
+service level in one run over one database.
 Reported: throughput (median of the runs), p50 and p99 latency over all measured requests, SQL
 statements per request (counted inside the workers) and the workers' peak memory.
 """
@@ -42,6 +44,7 @@ from bench.common import (
 )
 
 CLIENTS = 8
+WORKERS = 2
 RUNS = 3
 ORDERS_PER_RUN = 400
 LOOKUPS_PER_RUN = 2_000
@@ -84,7 +87,7 @@ class Server:
                 str(gunicorn),
                 "commerce.wsgi",
                 "-w",
-                "2",
+                str(WORKERS),
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "-c",
@@ -140,28 +143,59 @@ def request(port: int, method: str, path: str, token: str, body: dict | None = N
         connection.close()
 
 
+def request_bytes(method: str, path: str, token: str, body: dict | None = None) -> bytes:
+    """A whole HTTP/1.1 request, built before the clock starts."""
+    payload = b"" if body is None else json.dumps(body).encode()
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        f"Authorization: Token {token}\r\nAccept: application/json\r\n"
+    )
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+    return (head + "\r\n").encode() + payload
+
+
+def send(port: int, data: bytes) -> int:
+    """Send a prepared request on a new connection, read the answer to its end, return its status."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
+        connection.sendall(data)
+        first = connection.recv(65536)
+        while connection.recv(65536):
+            pass
+    return int(first.split(b" ", 2)[1])
+
+
 def load(port: int, tokens: list[str], total: int, make) -> dict:
-    """``total`` requests from one thread per token, each taking the next as soon as it has an answer."""
+    """``total`` requests from one thread per token, each taking the next as soon as it has an answer.
+
+    The clients are lean, as the server should get the cores: every request is built (``make``) before
+    the clock starts, sent on a raw socket and read to its end without being parsed beyond its status.
+    """
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     issued = iter(range(total))
+    prepared = {}
+    for n, token in enumerate(tokens):
+        rng = random.Random(n)
+        requests = [make(rng) for _ in range(total)]
+        prepared[token] = [request_bytes(method, path, token, body) for method, path, body in requests]
 
-    def client(token: str, seed: int) -> None:
-        rng = random.Random(seed)
+    def client(token: str) -> None:
+        requests = iter(prepared[token])
         while True:
             with lock:
                 if next(issued, None) is None:
                     return
-            method, path, body = make(rng)
+            data = next(requests)
             started = time.perf_counter()
-            status, _ = request(port, method, path, token, body)
+            status = send(port, data)
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
                 statuses[status] = statuses.get(status, 0) + 1
 
-    threads = [threading.Thread(target=client, args=(token, n)) for n, token in enumerate(tokens)]
+    threads = [threading.Thread(target=client, args=(token,)) for token in tokens]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -187,6 +221,17 @@ def measure(port: int, tokens: list[str], make, per_run: int, runs: int, label: 
     }
 
 
+def placement_request(skus: list[str]):
+    """What a client posts: 3 random items of ``skus``, 1 to 3 units each, paid by card."""
+
+    def place(rng):
+        items = [{"sku": sku, "quantity": rng.randint(1, 3)} for sku in rng.sample(skus, 3)]
+        body = {"items": items, "payment": {"method": "card", "token": "tok_approve"}, "shipping_address": ADDRESS}
+        return "POST", "/api/v1/orders/", body
+
+    return place
+
+
 def customers_with_tokens(catalogue, count: int) -> list[str]:
     from rest_framework.authtoken.models import Token
 
@@ -208,16 +253,7 @@ def run(only: str | None = None, runs: int = RUNS) -> list[Row]:
             server.wait_ready(tokens[0])
             results = {}
             if only in (None, "orders"):
-
-                def place(rng):
-                    items = [{"sku": sku, "quantity": rng.randint(1, 3)} for sku in rng.sample(skus, 3)]
-                    body = {
-                        "items": items,
-                        "payment": {"method": "card", "token": "tok_approve"},
-                        "shipping_address": ADDRESS,
-                    }
-                    return "POST", "/api/v1/orders/", body
-
+                place = placement_request(skus)
                 results["orders"] = measure(server.port, tokens, place, ORDERS_PER_RUN, runs, "place order")
             if only in (None, "availability"):
 
