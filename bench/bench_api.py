@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     ROOT,
+    WARM_UP_HEADER,
     Row,
     analyze,
     bench_database,
@@ -115,13 +116,16 @@ class Server:
         raise RuntimeError(f"gunicorn did not answer in {timeout:.0f} s; see {self.log.name}")
 
     def stop(self) -> dict:
-        """Stop gracefully (the workers write their counts) and return the counts summed over workers."""
+        """Stop gracefully (the workers write their counts) and return the counts summed over workers.
+
+        Per kind of request: ``requests``, ``statements`` and ``cpu_seconds`` (the workers' own CPU time).
+        """
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
-        totals = {"requests": {}, "statements": {}, "peak_rss_mib": 0.0}
+        totals = {"requests": {}, "statements": {}, "cpu_seconds": {}, "peak_rss_mib": 0.0}
         for path in Path(self.stats_dir).glob("worker-*.json"):
             worker = json.loads(path.read_text())
-            for key in ("requests", "statements"):
+            for key in ("requests", "statements", "cpu_seconds"):
                 for kind, value in worker[key].items():
                     totals[key][kind] = totals[key].get(kind, 0) + value
             totals["peak_rss_mib"] = max(totals["peak_rss_mib"], worker["peak_rss_mib"])
@@ -143,13 +147,15 @@ def request(port: int, method: str, path: str, token: str, body: dict | None = N
         connection.close()
 
 
-def request_bytes(method: str, path: str, token: str, body: dict | None = None) -> bytes:
-    """A whole HTTP/1.1 request, built before the clock starts."""
+def request_bytes(method: str, path: str, token: str, body: dict | None = None, *, warm_up: bool = False) -> bytes:
+    """A whole HTTP/1.1 request, built before the clock starts; the workers leave warm-ups out of their counts."""
     payload = b"" if body is None else json.dumps(body).encode()
     head = (
         f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
         f"Authorization: Token {token}\r\nAccept: application/json\r\n"
     )
+    if warm_up:
+        head += f"{WARM_UP_HEADER}: 1\r\n"
     if body is not None:
         head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
     return (head + "\r\n").encode() + payload
@@ -165,7 +171,7 @@ def send(port: int, data: bytes) -> int:
     return int(first.split(b" ", 2)[1])
 
 
-def load(port: int, tokens: list[str], total: int, make) -> dict:
+def load(port: int, tokens: list[str], total: int, make, *, warm_up: bool = False) -> dict:
     """``total`` requests from one thread per token, each taking the next as soon as it has an answer.
 
     The clients are lean, as the server should get the cores: every request is built (``make``) before
@@ -179,7 +185,7 @@ def load(port: int, tokens: list[str], total: int, make) -> dict:
     for n, token in enumerate(tokens):
         rng = random.Random(n)
         requests = [make(rng) for _ in range(total)]
-        prepared[token] = [request_bytes(method, path, token, body) for method, path, body in requests]
+        prepared[token] = [request_bytes(method, path, token, body, warm_up=warm_up) for method, path, body in requests]
 
     def client(token: str) -> None:
         requests = iter(prepared[token])
@@ -205,7 +211,7 @@ def load(port: int, tokens: list[str], total: int, make) -> dict:
 
 
 def measure(port: int, tokens: list[str], make, per_run: int, runs: int, label: str) -> dict:
-    load(port, tokens, WARM_UP, make)
+    load(port, tokens, WARM_UP, make, warm_up=True)
     results = []
     for n in range(runs):
         result = load(port, tokens, per_run, make)

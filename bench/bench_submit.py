@@ -74,14 +74,15 @@ def place_orders(products: list, customers: list, count: int, seed: int) -> dict
     inputs = [placement(rng, products, customers) for _ in range(count)]
     statuses: dict[str, int] = {}
     with counting_statements() as counter:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for data in inputs:
             order, _ = services.order_place(data=data)
             statuses[str(order.status)] = statuses.get(str(order.status), 0) + 1
-        finished = time.perf_counter()
+        finished, cpu = time.perf_counter(), time.process_time() - cpu
     return {
         "started": started,
         "finished": finished,
+        "cpu_seconds": cpu,
         "orders": count,
         "statements": counter.total,
         "gateway_statements": counter.gateway,
@@ -120,6 +121,7 @@ def in_processes(processes: int, count: int, seed: int) -> dict:
         "orders": sum(o["orders"] for o in outcomes),
         "seconds": max(o["finished"] for o in outcomes) - min(o["started"] for o in outcomes),
         "statements": sum(o["statements"] for o in outcomes),
+        "cpu_seconds": sum(o["cpu_seconds"] for o in outcomes),
         "gateway_statements": sum(o["gateway_statements"] for o in outcomes),
         "optional_statements": sum(o["optional_statements"] for o in outcomes),
         "peak_rss_mib": max(o["peak_rss_mib"] for o in outcomes),
@@ -143,7 +145,7 @@ def run(orders: int = ORDERS_PER_RUN, runs: int = RUNS, api_orders: int = 0) -> 
         try:
             if server is not None:
                 server.wait_ready(tokens[0])
-                load(server.port, tokens, API_WARM_UP, place)
+                load(server.port, tokens, API_WARM_UP, place, warm_up=True)
             for n in range(runs):
                 for step in (1, "api", 2):
                     if step == "api":
@@ -214,6 +216,8 @@ def api_rows(one: list[dict], api: list[dict], counts: dict) -> list[Row]:
     errors = sum(count for r in api for status, count in r["statuses"].items() if status != 201)
     served = counts["requests"].get("place order", 0)
     per_request = counts["statements"].get("place order", 0) / served if served else 0
+    api_cpu_ms = 1000 * counts["cpu_seconds"].get("place order", 0) / served if served else 0
+    service_cpu_ms = median(1000 * r["cpu_seconds"] / r["orders"] for r in one)
     name = "API POST /api/v1/orders/ (8 clients, gunicorn -w 2)"
     each = ", ".join(f"{100 * s:.0f} %" for s in shares)
     return [
@@ -241,6 +245,14 @@ def api_rows(one: list[dict], api: list[dict], counts: dict) -> list[Row]:
             "latency p50 / p99",
             f"{percentile(latencies, 0.50) * 1000:.0f} / {percentile(latencies, 0.99) * 1000:.0f} ms",
             note=f"over {len(latencies)} requests",
+        ),
+        Row(
+            name,
+            "CPU per order of the placing process: API worker / service one process",
+            f"{api_cpu_ms:.0f} / {service_cpu_ms:.0f} ms ({api_cpu_ms / service_cpu_ms:.2f}x)",
+            note="each process's own CPU time (time.process_time), the request's from gunicorn's pre_request "
+            "to post_request: what one order costs the process, less moved than wall time by other work "
+            f"on the cores; service / API = {100 * service_cpu_ms / api_cpu_ms:.0f} %",
         ),
         Row(name, "SQL statements per request", f"{per_request:.1f}", note="counted in the workers"),
         Row("API (gunicorn workers)", "peak RSS per worker", f"{counts['peak_rss_mib']:.0f} MiB"),
