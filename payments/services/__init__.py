@@ -23,7 +23,11 @@ call and records its answer, ``common`` holds what they share. Callers import fr
 """
 
 from payments.services.authorization import (
+    AuthorizationAnswer,
     payment_approve_review,
+    payment_authorization_ask,
+    payment_authorization_record,
+    payment_authorization_record_first,
     payment_authorize,
     payment_create,
     payment_decline_review,
@@ -37,7 +41,11 @@ __all__ = [
     "HOLDING_STATUSES",
     "REAUTHORIZABLE_STATUSES",
     "UNANSWERED",
+    "AuthorizationAnswer",
     "payment_approve_review",
+    "payment_authorization_ask",
+    "payment_authorization_record",
+    "payment_authorization_record_first",
     "payment_authorize",
     "payment_cancel",
     "payment_capture",
