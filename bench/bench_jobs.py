@@ -1,5 +1,5 @@
 """Benchmark: the jobs release_to_fulfillment, process_backorders and balance_payment over 1,000 and
-10,000 orders each; release_to_fulfillment twice, set-based and per order, in the same run.
+10,000 orders each; release_to_fulfillment and balance_payment twice, set-based and per order, in the same run.
 
     DATABASE_URL=postgres://USER@HOST:5432/NAME .venv/bin/python bench/bench_jobs.py [--sizes 1000 10000]
         [--jobs release_to_fulfillment release_to_fulfillment_per_order ...]
@@ -46,6 +46,12 @@ RUNS = {
     "release_to_fulfillment_per_order": ("release_to_fulfillment", True),
     "process_backorders": ("process_backorders", False),
     "balance_payment": ("balance_payment", False),
+    "balance_payment_per_order": ("balance_payment", True),
+}
+# The runs with a set-based step, and the run of the same job per order beside them.
+PER_ORDER_PEER = {
+    "release_to_fulfillment": "release_to_fulfillment_per_order",
+    "balance_payment": "balance_payment_per_order",
 }
 JOBS = tuple(RUNS)
 STATUS_FOR_JOB = {
@@ -53,8 +59,9 @@ STATUS_FOR_JOB = {
     "release_to_fulfillment_per_order": "C",
     "process_backorders": "B",
     "balance_payment": "S",
+    "balance_payment_per_order": "S",
 }
-PREFIX_FOR_JOB = {"release_to_fulfillment_per_order": "P"}
+PREFIX_FOR_JOB = {"release_to_fulfillment_per_order": "P", "balance_payment_per_order": "Q"}
 TARGET_RELEASE = 300
 TARGET_SET_BASED_RATIO = 5.0
 TARGET_RSS_MIB = 300
@@ -313,25 +320,29 @@ def rows(measured: dict, sizes, jobs=JOBS) -> list[Row]:
     small, large = min(sizes), max(sizes)
     for job in jobs:
         name = f"Job {job}"
-        if job == "release_to_fulfillment":
+        if job in PER_ORDER_PEER:
             name += " (set-based)"
-        elif job == "release_to_fulfillment_per_order":
-            name = "Job release_to_fulfillment (per order)"
+        elif job in PER_ORDER_PEER.values():
+            name = f"Job {RUNS[job][0]} (per order)"
         little, big = measured[(job, small)], measured[(job, large)]
         rate = big["processed"] / big["seconds"]
         target = f">= {TARGET_RELEASE}" if job == "release_to_fulfillment" else ""
         ok = rate >= TARGET_RELEASE if job == "release_to_fulfillment" else None
         notes = []
-        if job == "release_to_fulfillment" and ("release_to_fulfillment_per_order", large) in measured:
-            peer = measured[("release_to_fulfillment_per_order", large)]
+        if job in PER_ORDER_PEER and (PER_ORDER_PEER[job], large) in measured:
+            peer, peer_small = measured[(PER_ORDER_PEER[job], large)], measured[(PER_ORDER_PEER[job], small)]
             ratio = rate / (peer["processed"] / peer["seconds"])
+            small_ratio = (little["processed"] / little["seconds"]) / (peer_small["processed"] / peer_small["seconds"])
+            # The issue sets the ratio's target for the release; the deposit's is reported beside it.
+            release = job == "release_to_fulfillment"
             table.append(
                 Row(
                     name,
                     f"set-based / per-order orders/s over {large:,}, same run",
                     f"{ratio:.1f}x",
-                    f">= {TARGET_SET_BASED_RATIO:g}x",
-                    verdict(ratio >= TARGET_SET_BASED_RATIO),
+                    f">= {TARGET_SET_BASED_RATIO:g}x" if release else "",
+                    verdict(ratio >= TARGET_SET_BASED_RATIO) if release else verdict(None),
+                    f"at {small:,}: {small_ratio:.1f}x",
                 )
             )
         if big["processed"] < large:

@@ -14,10 +14,13 @@ records it and raises exactly as it does alone.
 """
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -27,8 +30,7 @@ from payments.models import Operation, Payment, PaymentTransaction
 from payments.refunds import payment_amount_to_deposit
 from payments.services.common import K, S, _event_note, _fmt, _money, _send, logger
 
-MARKED_FIELDS = ["pending_operation", "pending_key", "pending_amount", "pending_since", "updated_at"]
-CAPTURED_FIELDS = ["status", "captured_amount", "capture_key", "captured_at", *MARKED_FIELDS]
+NOT_IN_FLIGHT = {"pending_operation": Operation.NONE, "pending_key": "", "pending_amount": None, "pending_since": None}
 
 
 @dataclass(frozen=True)
@@ -93,17 +95,49 @@ def payments_capture_mark(*, deposits: Sequence[DepositCapture]) -> list[Payment
             payment.pending_since = payment.updated_at = now
             marked.append(payment)
         if marked:
-            Payment.objects.bulk_update(marked, MARKED_FIELDS)
+            # One UPDATE; only the key and the amount differ from row to row.
+            Payment.objects.filter(pk__in=[payment.pk for payment in marked]).update(
+                pending_operation=Operation.CAPTURE,
+                pending_key=Case(*(When(pk=payment.pk, then=Value(payment.pending_key)) for payment in marked)),
+                pending_amount=Case(
+                    *(When(pk=payment.pk, then=Value(payment.pending_amount)) for payment in marked),
+                    output_field=Payment._meta.get_field("pending_amount"),
+                ),
+                pending_since=now,
+                updated_at=now,
+            )
     return marked
 
 
 def payments_capture_send(*, payments: Sequence[Payment]) -> list[CaptureAnswer]:
-    """Send each marked capture to its gateway, one call each, outside any transaction."""
+    """Send each marked capture to its gateway, one call each, outside any transaction; answer in order.
+
+    The calls wait on a remote service, so up to ``settings.PAYMENT_CAPTURE_CONCURRENCY`` of them are
+    made at once, each thread sending its share in turn.
+    """
+    workers = min(settings.PAYMENT_CAPTURE_CONCURRENCY, len(payments))
+    if workers <= 1:
+        return _send_each(payments)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="capture") as pool:
+        shares = list(pool.map(_send_in_thread, [payments[start::workers] for start in range(workers)]))
+    by_payment = {answer.payment.pk: answer for share in shares for answer in share}
+    return [by_payment[payment.pk] for payment in payments]
+
+
+def _send_each(payments: Sequence[Payment]) -> list[CaptureAnswer]:
     answers = []
     for payment in payments:
         result, latency_ms = _send(payment, K.CAPTURE, payment.pending_key, payment.pending_amount)
         answers.append(CaptureAnswer(payment=payment, result=result, latency_ms=latency_ms))
     return answers
+
+
+def _send_in_thread(payments: Sequence[Payment]) -> list[CaptureAnswer]:
+    try:
+        return _send_each(payments)
+    finally:
+        # A gateway adapter that uses the database (the simulated one) opened this thread's own connection.
+        connections.close_all()
 
 
 def payments_capture_record(*, answers: Sequence[CaptureAnswer], notes: list[Note]) -> dict[int, Decimal]:
@@ -126,7 +160,7 @@ def payments_capture_record(*, answers: Sequence[CaptureAnswer], notes: list[Not
     }
     now = timezone.now()
     captured: dict[int, Decimal] = {}
-    changed: list[Payment] = []
+    refused: list[int] = []
     logs: list[PaymentTransaction] = []
     for answer in confirmed:
         payment = locked[answer.payment.pk]
@@ -141,9 +175,7 @@ def payments_capture_record(*, answers: Sequence[CaptureAnswer], notes: list[Not
                 applied = True
             else:
                 logger.error("Payment %s: the gateway confirmed a capture the payment can no longer take.", payment.pk)
-            payment.finish_operation()
-            payment.updated_at = now
-            changed.append(payment)
+                refused.append(payment.pk)
         logs.append(
             PaymentTransaction(
                 payment=payment,
@@ -161,7 +193,18 @@ def payments_capture_record(*, answers: Sequence[CaptureAnswer], notes: list[Not
                 raw_response=answer.result.raw,
             )
         )
-    if changed:
-        Payment.objects.bulk_update(changed, CAPTURED_FIELDS)
+    if captured:
+        # The rows as ``capture`` and ``finish_operation`` left them in memory: the pending amount counted
+        # under the pending key, nothing in flight. One UPDATE, no value differing from row to row.
+        Payment.objects.filter(pk__in=list(captured), pending_operation=Operation.CAPTURE).update(
+            status=S.DEPOSITED,
+            captured_amount=F("captured_amount") + F("pending_amount"),
+            capture_key=F("pending_key"),
+            captured_at=now,
+            updated_at=now,
+            **NOT_IN_FLIGHT,
+        )
+    if refused:
+        Payment.objects.filter(pk__in=refused).update(updated_at=now, **NOT_IN_FLIGHT)
     PaymentTransaction.objects.bulk_create(logs)
     return captured
