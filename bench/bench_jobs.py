@@ -18,8 +18,11 @@ import json
 import random
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -252,11 +255,14 @@ def run_job_here(name: str, store: str, limit: int | None) -> dict:
     if per_order:
         spec = dataclasses.replace(spec, process_chunk=None)
     baseline = peak_rss_mib()
-    with counting_statements() as counter:
+    with counting_statements() as counter, counting_in_threads(counter):
         started = time.perf_counter()
         run = job_run(spec=spec, stores=[store], limit=limit)
         seconds = time.perf_counter() - started
+    from django.conf import settings
+
     return {
+        "capture_concurrency": settings.PAYMENT_CAPTURE_CONCURRENCY,
         "processed": run.processed,
         "succeeded": run.succeeded,
         "failed": run.failed,
@@ -269,6 +275,29 @@ def run_job_here(name: str, store: str, limit: int | None) -> dict:
         "peak_rss_mib": peak_rss_mib(),
         "startup_rss_mib": baseline,
     }
+
+
+@contextmanager
+def counting_in_threads(counter) -> Iterator[None]:
+    """Count the statements of connections other threads open (the captures sent at once) too."""
+    from django.db.backends.signals import connection_created
+
+    lock = threading.Lock()
+
+    def counted(execute, sql, params, many, context):
+        with lock:
+            counter(lambda *args: None, sql, params, many, context)
+        return execute(sql, params, many, context)
+
+    def wrap(sender, connection, **kwargs) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            connection.execute_wrappers.append(counted)
+
+    connection_created.connect(wrap, dispatch_uid="bench_jobs.counting_in_threads")
+    try:
+        yield
+    finally:
+        connection_created.disconnect(dispatch_uid="bench_jobs.counting_in_threads")
 
 
 def run_job(name: str, store: str, limit: int | None = None) -> dict:
@@ -345,6 +374,8 @@ def rows(measured: dict, sizes, jobs=JOBS) -> list[Row]:
                     f"at {small:,}: {small_ratio:.1f}x",
                 )
             )
+        if job == "balance_payment":
+            notes.append(f"captures sent {big['capture_concurrency']} at a time (PAYMENT_CAPTURE_CONCURRENCY)")
         if big["processed"] < large:
             notes.append(f"time-capped: {big['processed']:,} of the {large:,} selected")
         if big["succeeded"] != big["processed"]:
