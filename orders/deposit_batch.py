@@ -12,16 +12,18 @@ be one transaction end to end; it takes three steps instead, each one statement 
    each capture in flight with the per-order step's key (``deposit-<number>``) before any call.
 2. **Call the gateway** per payment, no transaction open, no lock held.
 3. **Record and move** (one ``atomic_with_retry`` transaction): lock the orders still shipped (level 1,
-   ``SKIP LOCKED``), then the payments (level 2): docs/locking.md. Record the confirmed captures (one
-   UPDATE of payments, one INSERT of their log), move the orders and their items to D (one UPDATE each)
+   ``SKIP LOCKED``), then the payments (level 2): docs/locking.md. Record every answer (an UPDATE of
+   payments per kind of change, one INSERT of their log), move the orders and their items to D (one UPDATE each)
    and write the payments' and the orders' events in one INSERT, with their status-change webhooks.
 
-Every order not settled here goes through the per-order step: one the check left out, one whose
-payment another worker held, one whose capture the gateway did not confirm (its capture stays marked
-in flight with its key, so the per-order step sends it again and the gateway repeats its first answer),
+An order whose capture the gateway refused, failed or left unanswered is answered with the error the
+per-order step raises for it (its answer recorded as alone: a timeout stays in flight for a retry or
+``payment_sync``), so the run counts and records it as it would alone. Every other order not settled
+here goes through the per-order step: one the check left out, one whose payment another worker held,
 one another worker holds at step 3. When step 3 fails it rolls back whole and ``commerce.jobs`` runs the
-per-order step for the whole chunk: the captures stay marked, each is sent again with its key and
-recorded once. The rows written are the per-order step's: statuses, captured amounts, log rows, events.
+per-order step for the whole chunk: the captures stay marked, each is sent again with its key (the
+gateway repeats its first answer) and recorded once. The rows written are the per-order step's:
+statuses, captured amounts, log rows, events.
 """
 
 from collections.abc import Sequence
@@ -62,11 +64,14 @@ def _depositable(order_ids: list[int]) -> Candidates:
     return {payment_id: (order_id, number, store_id, total) for payment_id, order_id, number, store_id, total in rows}
 
 
-def orders_deposit_chunk(*, order_ids: list[int], actor_name: str = "balance_payment") -> dict[int, JobOutcome]:
+def orders_deposit_chunk(
+    *, order_ids: list[int], actor_name: str = "balance_payment"
+) -> dict[int, JobOutcome | Exception]:
     """Capture and deposit the orders of a chunk whose deposit is a plain capture; answer each one's outcome.
 
-    Orders missing from the answer are for the per-order step. Raises when a step's transaction fails;
-    the caller then runs the per-order step for the whole chunk.
+    An order answered with an exception failed with it; orders missing from the answer are for the
+    per-order step. Raises when a step's transaction fails; the caller then runs the per-order step for
+    the whole chunk.
     """
     candidates = _depositable(order_ids)
     if not candidates:
@@ -84,19 +89,25 @@ def orders_deposit_chunk(*, order_ids: list[int], actor_name: str = "balance_pay
 
 
 @atomic_with_retry
-def _record_and_deposit(answers: Sequence, candidates: Candidates, actor_name: str) -> dict[int, JobOutcome]:
+def _record_and_deposit(
+    answers: Sequence, candidates: Candidates, actor_name: str
+) -> dict[int, JobOutcome | Exception]:
+    order_of = {answer.payment.pk: candidates[answer.payment.pk][0] for answer in answers}
     confirmed = [answer.payment.pk for answer in answers if answer.result.outcome == Outcome.SUCCESS]
-    order_of = {payment_id: candidates[payment_id][0] for payment_id in confirmed}
     # Level 1 first: the orders still shipped; one another worker holds is the per-order step's.
     movable = set(
         Order.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
-        .filter(pk__in=list(order_of.values()), status=S.SHIPPED)
+        .filter(pk__in=[order_of[payment_id] for payment_id in confirmed], status=S.SHIPPED)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     notes = []
-    captured = payments.payments_capture_record(answers=answers, notes=notes)
-    ready = {order_of[payment_id]: amount for payment_id, amount in captured.items() if order_of[payment_id] in movable}
+    record = payments.payments_capture_record(answers=answers, notes=notes)
+    ready = {
+        order_of[payment_id]: amount
+        for payment_id, amount in record.captured.items()
+        if order_of[payment_id] in movable
+    }
     events = [
         OrderEvent(order_id=note.subject_id, kind=OrderEvent.Kind.PAYMENT, message=note.message[:255],
                    reason=note.reason, extra=note.extra, **actor_fields(None, PAYMENTS_ACTOR))
@@ -129,4 +140,7 @@ def _record_and_deposit(answers: Sequence, candidates: Candidates, actor_name: s
         )
     if events:
         order_events_record_bulk(events)  # and the status-change webhooks, for stores that want them
-    return dict.fromkeys(ready, JobOutcome.SUCCEEDED)
+    outcomes: dict[int, JobOutcome | Exception] = dict.fromkeys(ready, JobOutcome.SUCCEEDED)
+    # A capture the gateway did not confirm fails its order with the error the per-order step raises.
+    outcomes.update((order_of[payment_id], error) for payment_id, error in record.failed.items())
+    return outcomes

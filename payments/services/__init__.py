@@ -61,7 +61,14 @@ RETURN_CREDIT_SERVICES = frozenset(
 
 # The chunked capture of deposits builds on payments.refunds (the amount to deposit): loaded on first use too.
 BATCH_CAPTURE_SERVICES = frozenset(
-    {"CaptureAnswer", "DepositCapture", "payments_capture_mark", "payments_capture_record", "payments_capture_send"}
+    {
+        "CaptureAnswer",
+        "CaptureRecord",
+        "DepositCapture",
+        "payments_capture_mark",
+        "payments_capture_record",
+        "payments_capture_send",
+    }
 )
 
 

@@ -4,18 +4,16 @@
 locks it again and records the answer. Here each of those steps covers a chunk of payments with one
 statement per table: ``payments_capture_mark`` locks and marks them in one transaction (the state is
 written before the gateway is called, as alone), ``payments_capture_send`` calls the gateway for each,
-outside any transaction, and ``payments_capture_record``, inside the caller's transaction, records the
-confirmed captures on the payments and in their log.
-
-Only the answers that confirm a capture are recorded here. Any other answer (declined, an error, no
-answer) leaves its capture marked in flight, with its idempotency key: the caller's per-payment path
-then sends it again with that key, the gateway repeats its first answer, and ``payment_capture``
-records it and raises exactly as it does alone.
+outside any transaction, and ``payments_capture_record``, inside the caller's transaction, records every
+answer on the payments and in their log as ``_finish_operation`` does, and says which captures failed
+with the error ``payment_capture`` would raise. A crash or a rolled-back record leaves the captures
+marked in flight with their keys: a retry or ``payment_sync`` sends each again and the gateway repeats
+its first answer.
 """
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
@@ -25,10 +23,11 @@ from django.utils import timezone
 from django_fsm import can_proceed
 
 from commerce.reports import Note
+from payments.errors import PaymentError
 from payments.gateways.base import GatewayResult, Outcome, ensure_no_transaction
 from payments.models import Operation, Payment, PaymentTransaction
 from payments.refunds import payment_amount_to_deposit
-from payments.services.common import K, S, _event_note, _fmt, _money, _send, logger
+from payments.services.common import UNANSWERED, K, S, _event_note, _fmt, _money, _raise_unless_done, _send, logger
 
 NOT_IN_FLIGHT = {"pending_operation": Operation.NONE, "pending_key": "", "pending_amount": None, "pending_since": None}
 
@@ -140,42 +139,57 @@ def _send_in_thread(payments: Sequence[Payment]) -> list[CaptureAnswer]:
         connections.close_all()
 
 
-def payments_capture_record(*, answers: Sequence[CaptureAnswer], notes: list[Note]) -> dict[int, Decimal]:
-    """Record the confirmed captures in the caller's transaction; return each payment's captured amount.
+@dataclass
+class CaptureRecord:
+    """What ``payments_capture_record`` recorded: amounts now captured, and the captures that failed."""
 
-    Locks the payments (by pk, one statement), counts each capture still awaited under its key (one
-    UPDATE), and logs every confirmed answer (one INSERT), as ``_finish_operation`` does one at a time.
-    The payments' own events are appended to ``notes``, for the caller to write with its own. Answers
-    that confirm nothing are left as they are (see the module's docstring).
+    captured: dict[int, Decimal] = field(default_factory=dict)  # payment id -> its captured amount
+    failed: dict[int, Exception] = field(default_factory=dict)  # payment id -> what payment_capture raises
+
+
+def payments_capture_record(*, answers: Sequence[CaptureAnswer], notes: list[Note]) -> CaptureRecord:
+    """Record the gateway's answers in the caller's transaction, as ``_finish_operation`` does one at a time.
+
+    Locks the payments (by pk, one statement); counts each confirmed capture still awaited under its
+    key, ends each capture answered otherwise (a timeout stays in flight, for a retry or payment_sync),
+    and logs every answer (one UPDATE per kind of change, one INSERT). The payments' own events are
+    appended to ``notes``, for the caller to write with its own. A capture that did not succeed is in
+    ``failed`` with the error ``payment_capture`` raises for it.
     """
-    confirmed = [answer for answer in answers if answer.result.outcome == Outcome.SUCCESS]
-    if not confirmed:
-        return {}
+    record = CaptureRecord()
+    if not answers:
+        return record
     locked = {
         payment.pk: payment
         for payment in Payment.objects.select_for_update(of=("self",), no_key=True)
         .select_related("currency")
-        .filter(pk__in=[answer.payment.pk for answer in confirmed])
+        .filter(pk__in=[answer.payment.pk for answer in answers])
         .order_by("pk")
     }
     now = timezone.now()
-    captured: dict[int, Decimal] = {}
-    refused: list[int] = []
+    ended: list[int] = []  # awaited, answered, nothing counted: no longer in flight
+    touched: list[int] = []  # awaited, no answer: still in flight
     logs: list[PaymentTransaction] = []
-    for answer in confirmed:
-        payment = locked[answer.payment.pk]
+    for answer in answers:
+        payment, result = locked[answer.payment.pk], answer.result
         key, amount = answer.payment.pending_key, answer.payment.pending_amount
-        applied = False
-        if payment.pending_operation == Operation.CAPTURE and payment.pending_key == key:
-            # Awaited: no retry recorded this answer first.
-            if can_proceed(payment.capture):
-                payment.capture(amount=amount, idempotency_key=key)
-                notes.append(_event_note(payment, f"Payment {payment.pk} captured: {_fmt(amount, payment)}."))
-                captured[payment.pk] = payment.captured_amount
-                applied = True
-            else:
-                logger.error("Payment %s: the gateway confirmed a capture the payment can no longer take.", payment.pk)
-                refused.append(payment.pk)
+        awaited = payment.pending_operation == Operation.CAPTURE and payment.pending_key == key
+        applied = awaited and result.outcome == Outcome.SUCCESS and can_proceed(payment.capture)
+        if applied:
+            payment.capture(amount=amount, idempotency_key=key)
+            notes.append(_event_note(payment, f"Payment {payment.pk} captured: {_fmt(amount, payment)}."))
+            record.captured[payment.pk] = payment.captured_amount
+        elif awaited and result.outcome == Outcome.SUCCESS:
+            logger.error("Payment %s: the gateway confirmed a capture the payment can no longer take.", payment.pk)
+            ended.append(payment.pk)
+        elif awaited:
+            (touched if result.outcome in UNANSWERED else ended).append(payment.pk)
+        if result.outcome != Outcome.SUCCESS:
+            logger.warning("Payment %s %s %s: %s", payment.pk, Operation.CAPTURE, result.outcome, result.error)
+            try:
+                _raise_unless_done(result, "capture")
+            except PaymentError as exc:
+                record.failed[payment.pk] = exc
         logs.append(
             PaymentTransaction(
                 payment=payment,
@@ -183,20 +197,20 @@ def payments_capture_record(*, answers: Sequence[CaptureAnswer], notes: list[Not
                 gateway=payment.gateway,
                 amount=amount,
                 currency_id=payment.currency_id,
-                outcome=answer.result.outcome,
-                reference=answer.result.reference,
+                outcome=result.outcome,
+                reference=result.reference,
                 idempotency_key=key,
                 applied=applied,
-                replayed=answer.result.replayed,
+                replayed=result.replayed,
                 latency_ms=answer.latency_ms,
-                error=answer.result.error,
-                raw_response=answer.result.raw,
+                error=result.error,
+                raw_response=result.raw,
             )
         )
-    if captured:
+    if record.captured:
         # The rows as ``capture`` and ``finish_operation`` left them in memory: the pending amount counted
         # under the pending key, nothing in flight. One UPDATE, no value differing from row to row.
-        Payment.objects.filter(pk__in=list(captured), pending_operation=Operation.CAPTURE).update(
+        Payment.objects.filter(pk__in=list(record.captured), pending_operation=Operation.CAPTURE).update(
             status=S.DEPOSITED,
             captured_amount=F("captured_amount") + F("pending_amount"),
             capture_key=F("pending_key"),
@@ -204,7 +218,9 @@ def payments_capture_record(*, answers: Sequence[CaptureAnswer], notes: list[Not
             updated_at=now,
             **NOT_IN_FLIGHT,
         )
-    if refused:
-        Payment.objects.filter(pk__in=refused).update(updated_at=now, **NOT_IN_FLIGHT)
+    if ended:
+        Payment.objects.filter(pk__in=ended).update(updated_at=now, **NOT_IN_FLIGHT)
+    if touched:
+        Payment.objects.filter(pk__in=touched).update(updated_at=now)
     PaymentTransaction.objects.bulk_create(logs)
-    return captured
+    return record

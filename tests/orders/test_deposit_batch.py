@@ -137,10 +137,11 @@ def test_a_capture_the_gateway_refuses_fails_only_its_order_as_it_does_alone(as_
     client = as_user("alice")
     refused_alone, *_ = shipped(client, BASKETS[:1])
     orders = shipped(client, BASKETS * 2)
-    bad = orders[2]
+    bad = orders[3]  # the same basket as the one refused alone
     for order in (refused_alone, bad):
         reference = order.payments.get(is_current=True).authorization_reference
         SimulatedAuthorization.objects.filter(reference=reference).update(state="voided")
+    since = last_event_id()
     with pytest.raises(PaymentError) as alone:
         services.order_deposit(order_id=refused_alone.pk)
     spec = JOBS["balance_payment"]
@@ -153,7 +154,9 @@ def test_a_capture_the_gateway_refuses_fails_only_its_order_as_it_does_alone(as_
     assert run.failed == 1 and [entry["id"] for entry in run.errors] == [bad.pk]
     assert run.errors[0]["error"] == f"{type(alone.value).__name__}: {alone.value}"
     assert list(JobItemFailure.objects.values_list("object_id", flat=True)) == [bad.pk]
-    # The refused capture is left as the per-order step leaves it: nothing captured, nothing in flight.
+    # The refused capture is left as the per-order step leaves it: nothing captured, nothing in flight,
+    # the gateway's answer logged once.
+    assert shape(bad, since) == shape(refused_alone, since)
     for order in (refused_alone, bad):
         payment = order.payments.get(is_current=True)
         assert (payment.status, payment.captured_amount, payment.pending_operation) == ("authorized", 0, "")
