@@ -25,6 +25,7 @@ from commerce.currency import convert
 from commerce.errors import ApplicationError, NoExchangeRate
 from commerce.models import Store
 from commerce.money import ZERO, quantize_money
+from commerce.stores import default_store_cache_clear
 from orders.models import Order, OrderItem, Promotion, PromotionKind
 from orders.totals import spread
 
@@ -57,6 +58,7 @@ def promotions_changed(*, store_id: int) -> None:
     automatic = Promotion.objects.filter(store_id=store_id, code="", active=True)
     Store.objects.filter(pk=store_id).update(has_automatic_promotions=Exists(automatic))
     promotions_cache_clear(store_id=store_id)
+    default_store_cache_clear()
 
 
 def _automatic_promotions(store_id: int) -> list[Promotion]:

@@ -14,6 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from commerce.models import Store
+from commerce.stores import default_store_cache_clear
 from commerce.webhooks.models import EventType, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 LOST_TASK_GRACE = timedelta(minutes=5)
@@ -41,6 +42,7 @@ def store_subscriptions_refresh(*, store_id: int) -> list[str]:
         wanted.update(types)
     Store.objects.filter(pk=store_id).update(webhook_event_types=sorted(wanted))
     cache.delete(_cache_key(store_id))
+    default_store_cache_clear()
     return sorted(wanted)
 
 

@@ -12,8 +12,9 @@ from commerce.models import Currency, ShipMode, Store, ship_to_copy
 from commerce.money import quantize_money
 from commerce.notifications import notify
 from commerce.retry import atomic_with_retry
+from commerce.stores import default_store
 from fulfillment.inventory_systems import inventory_system_for
-from orders.events import actor_fields, order_event_record, order_events_record_bulk
+from orders.events import actor_fields, order_events_record_bulk
 from orders.models import Order, OrderEvent, OrderItem
 from orders.promotions import promotion_apply
 from orders.services.cancellation import _cancel_locked, _cancel_payment
@@ -117,7 +118,7 @@ def _replay(data: PlacementInput) -> Order | None:
 
 def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]:
     """Create and submit an order; return it and whether it is new (False: an idempotent replay)."""
-    store = data.store or Store.objects.select_related("currency").get(is_default=True)
+    store = data.store or default_store()
     existing = _replay(data)
     if existing is not None:
         return existing, False
@@ -241,11 +242,7 @@ def _submit(
         begin_authorization=not (needs_approval or pays_later),
         notes=notes if new else None,
     )
-    events.extend(
-        OrderEvent(order=order, kind=OrderEvent.Kind.PAYMENT, message=note.message[:255], reason=note.reason,
-                   extra=note.extra, **actor_fields(None, PAYMENTS_ACTOR))
-        for note in notes
-    )  # fmt: skip
+    events.extend(_payment_events(order, notes))
     order_events_record_bulk(events)
     if needs_approval:
         notify("approval_requested", order_id=order.pk)
@@ -317,14 +314,21 @@ def _authorize_and_apply(
 ) -> Order:
     """Ask the gateway (no lock held), then move the order on by the answer; a decline raises.
 
-    ``placed``: the order and its items in memory are the ones this request just wrote.
+    ``placed``: the order, its items and its payment in memory are the ones this request just wrote,
+    so the answer is recorded and the order moved in one transaction without reading them again.
     """
-    decision = payments.payment_send_authorization(payment=payment)
-    moved = None
-    if placed and decision in PLACED_TARGETS:
-        moved = _move_placed(order=order, decision=decision, acting_user=acting_user, actor_name=actor_name)
-    if moved is not None:
-        return moved
+    answer = payments.payment_authorization_ask(payment=payment) if placed else None
+    if answer is None:
+        decision = payments.payment_send_authorization(payment=payment)
+    else:
+        decision = answer.decision
+        moved = None
+        if decision in PLACED_TARGETS:
+            moved = _record_and_move_placed(order=order, payment=payment, answer=answer, acting_user=acting_user,
+                                            actor_name=actor_name)  # fmt: skip
+        if moved is not None:
+            return moved
+        decision = payments.payment_authorization_record(payment=payment, answer=answer)
     order = order_apply_payment_decision(
         order_id=order.pk, decision=decision, acting_user=acting_user, actor_name=actor_name
     )
@@ -337,43 +341,69 @@ PAYMENTS_ACTOR = "payments"  # the actor of the events the payments app reports
 PLACED_TARGETS = {Decision.YES: "Payment authorized", Decision.REVIEW: "Payment review"}
 
 
-@atomic_with_retry
-def _move_placed(*, order: Order, decision: str, acting_user, actor_name: str) -> Order | None:
-    """Move a just-placed order (M) by its first authorization in three statements; None if it moved on.
+class _PaymentMoved(Exception):
+    """The payment was no longer as placing wrote it: the order's move is rolled back."""
 
-    The order and its items are the ones placing wrote, so nothing is read again: each UPDATE carries
-    the status it expects (taking the row locks in the lock order, order then items), and an order
-    someone changed meanwhile is left to ``order_apply_payment_decision``, which reads it afresh.
+
+def _record_and_move_placed(*, order: Order, payment, answer, acting_user, actor_name: str) -> Order | None:
+    """Record a just-placed order's first authorization and move the order (M) by it, in one transaction.
+
+    Five statements: the order, its items and its payment each take one UPDATE carrying the status it
+    expects (the row locks in the lock order, order then items then payment), the gateway's answer is
+    logged, and the payment's note and the order's status change are one INSERT. None, having written
+    nothing, when the order or its payment changed meanwhile: the general path reads them afresh.
     """
+    try:
+        return _record_and_move(order=order, payment=payment, answer=answer, acting_user=acting_user,
+                                actor_name=actor_name)  # fmt: skip
+    except _PaymentMoved:
+        return None
+
+
+@atomic_with_retry
+def _record_and_move(*, order: Order, payment, answer, acting_user, actor_name: str) -> Order | None:
     from_status = order.status
     if from_status != S.PAYMENT_PENDING:
         return None
+    decision = answer.decision
     if decision == Decision.YES and inventory_system_for(order.store).fulfilled_without_shipment:
         return None  # authorized and fulfilled at once: the full path (``_apply_decision``) does both
     method = _inventory_target(order) if decision == Decision.YES else PAYMENT_TARGETS[decision]
+    target = _target_of(method)
     now = timezone.now()
-    if not Order.objects.filter(pk=order.pk, status=from_status).update(status=_target_of(method), updated_at=now):
+    if not Order.objects.filter(pk=order.pk, status=from_status).update(status=target, updated_at=now):
         return None
-    getattr(order, method)()
-    order.updated_at = now
     items = _items(order)
-    for item in items:
-        item.follow_order(order.status)
-    moved = OrderItem.objects.filter(order_id=order.pk, status=from_status).update(status=order.status)
+    moved = OrderItem.objects.filter(order_id=order.pk, status=from_status).update(status=target)
     if moved != len(items):
         raise ConcurrentTransition(f"{len(items) - moved} items of order {order.number} changed under its lock.")
+    notes = []
+    if payments.payment_authorization_record_first(payment=payment, answer=answer, notes=notes) is None:
+        raise _PaymentMoved
+    events = _payment_events(order, notes)
+    events.append(
+        OrderEvent(order=order, from_status=from_status, to_status=target, reason=PLACED_TARGETS[decision],
+                   **actor_fields(acting_user, actor_name))
+    )  # fmt: skip
+    order_events_record_bulk(events)
+    # Every row is written: the copies in memory follow.
+    getattr(order, method)()
+    order.updated_at = now
+    for item in items:
+        item.follow_order(order.status)
     for instance in (order, *items):
         instance._update_initial_state()
-    order_event_record(
-        order=order,
-        from_status=from_status,
-        to_status=order.status,
-        acting_user=acting_user,
-        actor_name=actor_name,
-        reason=PLACED_TARGETS[decision],
-    )
     _notify_status(order, from_status)
     return order
+
+
+def _payment_events(order: Order, notes) -> list[OrderEvent]:
+    """The order's events for the payments app's notes (actor ``payments``), to be written with the order's own."""
+    return [
+        OrderEvent(order=order, kind=OrderEvent.Kind.PAYMENT, message=note.message[:255], reason=note.reason,
+                   extra=note.extra, **actor_fields(None, PAYMENTS_ACTOR))
+        for note in notes
+    ]  # fmt: skip
 
 
 def _target_of(method: str) -> str:

@@ -21,9 +21,9 @@ is decided (the poll decides it). Tests drive it by moving the authorization's `
 ``state`` or ``approved_amount``.
 
 Its state lives in its own tables (``SimulatedAuthorization``, ``SimulatedGatewayRecord``), written
-in a transaction of its own per call, so a retry with the same key gets the first answer even after
-a restart, a second capture with the same key captures nothing more, and a call made inside the
-caller's transaction is refused like the bug it is.
+in a transaction of its own per call (a new authorization: two INSERTs), so a retry with the same key
+gets the first answer even after a restart, a second capture with the same key captures nothing
+more, and a call made inside the caller's transaction is refused like the bug it is.
 """
 
 import secrets
@@ -171,13 +171,11 @@ class SimulatedGateway(Gateway):
     # Carrying out each operation once per idempotency key.
 
     def _once(self, idempotency_key: str, request: dict[str, Any], operate) -> GatewayResult:
+        # Optimistic: carry the operation out and record it under its key in one transaction. A key
+        # already recorded (a retry, or a concurrent call that won) fails the insert, which rolls the
+        # operation back; the recorded answer is then the answer.
         try:
             with transaction.atomic(durable=True):
-                record = (
-                    SimulatedGatewayRecord.objects.select_for_update().filter(idempotency_key=idempotency_key).first()
-                )
-                if record is not None:
-                    return self._replay(record, request)
                 result, authorization = operate()
                 record = SimulatedGatewayRecord.objects.create(
                     idempotency_key=idempotency_key,
@@ -188,7 +186,6 @@ class SimulatedGateway(Gateway):
                     delivered=not self._loses_first_answer(authorization),
                 )
         except IntegrityError:
-            # A concurrent call with the same key won the insert; its answer is the answer.
             with transaction.atomic(durable=True):
                 record = SimulatedGatewayRecord.objects.select_for_update().get(idempotency_key=idempotency_key)
                 return self._replay(record, request)

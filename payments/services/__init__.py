@@ -24,7 +24,11 @@ many payments a chunk at a time. Callers import from ``payments.services``.
 """
 
 from payments.services.authorization import (
+    AuthorizationAnswer,
     payment_approve_review,
+    payment_authorization_ask,
+    payment_authorization_record,
+    payment_authorization_record_first,
     payment_authorize,
     payment_create,
     payment_decline_review,
@@ -38,7 +42,11 @@ __all__ = [
     "HOLDING_STATUSES",
     "REAUTHORIZABLE_STATUSES",
     "UNANSWERED",
+    "AuthorizationAnswer",
     "payment_approve_review",
+    "payment_authorization_ask",
+    "payment_authorization_record",
+    "payment_authorization_record_first",
     "payment_authorize",
     "payment_cancel",
     "payment_capture",

@@ -1,17 +1,21 @@
 """Creating a payment, authorizing it, and the staff's review of a held one."""
 
+import copy
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django_fsm import can_proceed
 
 from commerce.errors import InvalidTransition, ValidationFailed
-from payments.gateways.base import ensure_no_transaction
+from payments.gateways.base import GatewayResult, ensure_no_transaction
 from payments.methods import get_method, method_names
 from payments.models import Operation, Payment
 from payments.policies import PaymentDecision, decision_for_status, policy_for
 from payments.services.common import (
     HOLDING_STATUSES,
+    D,
     K,
     S,
     _event,
@@ -20,11 +24,19 @@ from payments.services.common import (
     _fresh,
     _invalid,
     _lock,
+    _log,
     _money,
     _refuse_if_in_flight,
+    _send,
     _user,
 )
-from payments.services.gateway_calls import _authorization_call, _operation_call
+from payments.services.gateway_calls import (
+    _apply_answer,
+    _authorization_call,
+    _authorization_recorded,
+    _decide,
+    _operation_call,
+)
 
 # Creating and authorizing.
 
@@ -128,6 +140,76 @@ def payment_send_authorization(*, payment: Payment) -> PaymentDecision:
     if payment.status != S.PENDING or not payment.authorize_key:
         return payment_authorize(payment=payment)
     return _authorization_call(payment, kind=K.AUTHORIZE, key=payment.authorize_key)
+
+
+@dataclass(frozen=True)
+class AuthorizationAnswer:
+    """The gateway's answer to a payment's authorization and the store's decision on it, not yet recorded."""
+
+    key: str
+    result: GatewayResult
+    latency_ms: int
+    decision: PaymentDecision
+    reasons: tuple[str, ...]
+
+
+def payment_authorization_ask(*, payment: Payment) -> AuthorizationAnswer | None:
+    """Send the authorization of a payment just created with ``begin_authorization``; record nothing yet.
+
+    The answer is decided by the store's accept policy; the caller records it, with
+    ``payment_authorization_record_first`` in its own transaction, or ``payment_authorization_record``.
+    None for a payment that is not a new one pending under its key: ``payment_send_authorization`` then.
+    """
+    ensure_no_transaction("payment_authorization_ask")
+    if payment.status != S.PENDING or not payment.authorize_key or payment.replaces_id is not None:
+        return None
+    result, latency_ms = _send(payment, K.AUTHORIZE, payment.authorize_key)
+    decision, reasons = _decide(payment, result)
+    return AuthorizationAnswer(payment.authorize_key, result, latency_ms, decision, tuple(reasons))
+
+
+def payment_authorization_record(*, payment: Payment, answer: AuthorizationAnswer) -> PaymentDecision:
+    """Record an asked answer in a transaction of its own, the payment locked; return the decision that holds."""
+    return _authorization_recorded(
+        payment, kind=K.AUTHORIZE, key=answer.key, result=answer.result, latency_ms=answer.latency_ms
+    )
+
+
+def payment_authorization_record_first(*, payment: Payment, answer: AuthorizationAnswer, notes: list) -> Payment | None:
+    """Record an asked answer in the caller's transaction without reading the payment again.
+
+    One UPDATE that carries the status and key the payment was created with, and the transaction
+    log's INSERT; the payment's note is appended to ``notes`` for the caller to record with its own
+    events. Returns the payment as recorded (``payment`` itself is left as it was, so a rerun of the
+    caller's transaction starts again from it), or None, having written nothing, when the row is no
+    longer pending under that key (a ``payment_sync`` got there first): then record the answer with
+    ``payment_authorization_record`` once the caller's transaction is over.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("payment_authorization_record_first runs in the caller's transaction.")
+    recorded = copy.copy(payment)
+    message = _apply_answer(recorded, answer.decision, list(answer.reasons), answer.result)
+    recorded.updated_at = timezone.now()
+    changed = {
+        field.attname: getattr(recorded, field.attname)
+        for field in Payment._meta.concrete_fields
+        if getattr(recorded, field.attname) != getattr(payment, field.attname)
+    }
+    if not Payment.objects.filter(pk=payment.pk, status=S.PENDING, authorize_key=answer.key).update(**changed):
+        return None
+    recorded._update_initial_state()
+    _log(
+        recorded,
+        kind=K.AUTHORIZE,
+        key=answer.key,
+        amount=recorded.amount,
+        result=answer.result,
+        latency_ms=answer.latency_ms,
+        applied=answer.decision != D.WORKING,
+    )
+    if message:
+        notes.append(_event_note(recorded, message, reason=recorded.status_reason if answer.decision != D.YES else ""))
+    return recorded
 
 
 def payment_authorize(*, payment: Payment) -> PaymentDecision:

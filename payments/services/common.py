@@ -189,24 +189,20 @@ def _user(acting_user):
     return acting_user if getattr(acting_user, "is_authenticated", False) else None
 
 
-def _event_note(payment: Payment, message: str) -> Note:
-    """The note ``_event`` reports for the payments app itself (actor ``ACTOR``), for a caller to record."""
+def _event_note(payment: Payment, message: str, *, reason: str = "") -> Note:
+    """The note ``_event`` reports (actor ``ACTOR`` unless a user acted), for a caller to record."""
     return Note(
-        subject_id=payment.order_id, message=message, extra={"payment": payment.pk, "payment_status": payment.status}
+        subject_id=payment.order_id,
+        message=message,
+        reason=reason,
+        extra={"payment": payment.pk, "payment_status": payment.status},
     )
 
 
 def _event(payment: Payment, message: str, *, acting_user=None, reason: str = "") -> None:
     order_noted.send(
         sender=Payment,
-        notes=[
-            Note(
-                subject_id=payment.order_id,
-                message=message,
-                reason=reason,
-                extra={"payment": payment.pk, "payment_status": payment.status},
-            )
-        ],
+        notes=[_event_note(payment, message, reason=reason)],
         acting_user=acting_user,
         actor_name="" if _user(acting_user) else ACTOR,
     )

@@ -61,6 +61,12 @@ def _cancel_one(pk: int, *, reason: str) -> None:
 
 def _authorization_call(payment: Payment, *, kind: str, key: str) -> PaymentDecision:
     result, latency_ms = _send(payment, kind, key)
+    return _authorization_recorded(payment, kind=kind, key=key, result=result, latency_ms=latency_ms)
+
+
+def _authorization_recorded(
+    payment: Payment, *, kind: str, key: str, result: GatewayResult, latency_ms: int
+) -> PaymentDecision:
     decision = _record_authorization(payment.pk, kind=kind, key=key, result=result, latency_ms=latency_ms)
     if decision in (D.YES, D.REVIEW) and payment.replaces_id is not None:
         _retire_replaced(payment.pk)
@@ -109,26 +115,10 @@ def _record_authorization(pk: int, *, kind: str, key: str, result: GatewayResult
             # Another sync got here first; this answer is only logged.
             _log(payment, kind=kind, key=key, amount=payment.amount, result=result, latency_ms=latency_ms)
             return decision_for_status(payment.status)
-        policy = policy_for(store=payment.order.store, method=payment.method)
-        decision, reasons = policy.decide(result=result, amount=payment.amount, currency=payment.currency_id)
-        approval = {
-            "approved_amount": min(result.amount, payment.amount) if result.amount is not None else payment.amount,
-            "reference": result.reference,
-            "expires_at": result.expires_at,
-            "avs_result": result.avs_result,
-            "cvv_result": result.cvv_result,
-        }
-        if decision == D.YES:
-            payment.approve(**approval)
-            _event(payment, f"Payment {payment.pk} authorized: {_fmt(payment.approved_amount, payment)}.")
-        elif decision == D.REVIEW:
-            payment.hold_for_review(**approval, reason=" ".join(reasons))
-            _event(payment, f"Payment {payment.pk} held for review.", reason=payment.status_reason)
-        elif decision == D.NO:
-            payment.decline(reason=result.error or "Declined.")
-            _event(payment, f"Payment {payment.pk} declined.", reason=payment.status_reason)
-        elif result.outcome == Outcome.PENDING and result.reference:
-            payment.authorization_reference = result.reference
+        decision, reasons = _decide(payment, result)
+        message = _apply_answer(payment, decision, reasons, result)
+        if message:
+            _event(payment, message, reason=payment.status_reason if decision != D.YES else "")
         payment.save()
         _log(
             payment,
@@ -140,6 +130,35 @@ def _record_authorization(pk: int, *, kind: str, key: str, result: GatewayResult
             applied=decision != D.WORKING,
         )
     return decision
+
+
+def _decide(payment: Payment, result: GatewayResult) -> tuple[PaymentDecision, list[str]]:
+    """The store's accept policy applied to the gateway's answer: the decision and its reasons."""
+    policy = policy_for(store=payment.order.store, method=payment.method)
+    return policy.decide(result=result, amount=payment.amount, currency=payment.currency_id)
+
+
+def _apply_answer(payment: Payment, decision: PaymentDecision, reasons: list[str], result: GatewayResult) -> str:
+    """Move a pending payment in memory by the decided answer; return the message of its event ("": none)."""
+    approval = {
+        "approved_amount": min(result.amount, payment.amount) if result.amount is not None else payment.amount,
+        "reference": result.reference,
+        "expires_at": result.expires_at,
+        "avs_result": result.avs_result,
+        "cvv_result": result.cvv_result,
+    }
+    if decision == D.YES:
+        payment.approve(**approval)
+        return f"Payment {payment.pk} authorized: {_fmt(payment.approved_amount, payment)}."
+    if decision == D.REVIEW:
+        payment.hold_for_review(**approval, reason=" ".join(reasons))
+        return f"Payment {payment.pk} held for review."
+    if decision == D.NO:
+        payment.decline(reason=result.error or "Declined.")
+        return f"Payment {payment.pk} declined."
+    if result.outcome == Outcome.PENDING and result.reference:
+        payment.authorization_reference = result.reference
+    return ""
 
 
 def _retire_replaced(pk: int) -> None:
