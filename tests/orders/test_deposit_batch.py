@@ -220,7 +220,7 @@ def test_statements_per_chunk_do_not_grow_with_the_chunk(as_user):
     # log and the events inserted, the orders and items updated: ten (the test's own transaction adds
     # savepoints, not counted). The gateway's own statements (its tables) are one call per payment, as alone.
     assert len(own(six)) == len(own(one)) == 10
-    assert len(gateway(six)) == 6 * len(gateway(one)) == 6 * 4
+    assert len(gateway(six)) == 6 * len(gateway(one)) == 6 * 3
 
 
 def test_both_paths_send_the_same_status_change_webhooks(as_user):
