@@ -48,8 +48,9 @@ MAX_NOTIFIED_FAILURES = 20
 
 Progress = Callable[[int, int], None]
 # A set-based step: given a chunk of candidate ids, process what it can together and answer the outcome
-# of each order it settled; the engine runs ``process`` for the others (and for all of them if it raises).
-ChunkProcess = Callable[[list[int]], dict[int, "JobOutcome"]]
+# of each order it settled (an exception: the order failed with it, as if ``process`` had raised it); the
+# engine runs ``process`` for the others (and for all of them if the step raises).
+ChunkProcess = Callable[[list[int]], dict[int, "JobOutcome | Exception"]]
 
 
 class JobOutcome(StrEnum):
@@ -236,7 +237,7 @@ def _process_all(
         settled = _process_chunk(spec, ids)
         for order_id in ids:
             if order_id in settled:
-                outcome, error = settled[order_id], ""
+                outcome, error = _settled(spec, order_id, settled[order_id])
             else:
                 outcome, error = _process_one(spec, order_id)
             _count(run, order_id, outcome, error, known_failures)
@@ -247,7 +248,7 @@ def _process_all(
             break
 
 
-def _process_chunk(spec: JobSpec, ids: list[int]) -> dict[int, JobOutcome]:
+def _process_chunk(spec: JobSpec, ids: list[int]) -> dict[int, JobOutcome | Exception]:
     """The outcomes of the orders the job's set-based step settled; none when it has none or it failed."""
     if spec.process_chunk is None:
         return {}
@@ -257,7 +258,19 @@ def _process_chunk(spec: JobSpec, ids: list[int]) -> dict[int, JobOutcome]:
         # The chunk's transaction rolled back whole: every order of it goes the per-order way.
         logger.exception("Job %s: the set-based step failed for a chunk of %d; each order alone", spec.name, len(ids))
         return {}
-    return {order_id: JobOutcome(outcome) for order_id, outcome in settled.items() if order_id in ids}
+    return {
+        order_id: outcome if isinstance(outcome, Exception) else JobOutcome(outcome)
+        for order_id, outcome in settled.items()
+        if order_id in ids
+    }
+
+
+def _settled(spec: JobSpec, order_id: int, outcome: JobOutcome | Exception) -> tuple[JobOutcome, str]:
+    """The outcome and error of an order the set-based step settled, recorded as ``_process_one`` does."""
+    if isinstance(outcome, Exception):
+        logger.error("Job %s: order %s failed", spec.name, order_id, exc_info=outcome)
+        return JobOutcome.FAILED, f"{type(outcome).__name__}: {outcome}"[:MAX_ERROR_LENGTH]
+    return outcome, ""
 
 
 def _process_one(spec: JobSpec, order_id: int) -> tuple[JobOutcome, str]:

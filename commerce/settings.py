@@ -286,6 +286,10 @@ PAYMENT_EXTERNAL_ACCOUNT_HOOK = os.environ.get(
 )
 # The payment methods the external-account hook checks (DESIGN section 16).
 PAYMENT_EXTERNAL_ACCOUNT_METHODS = ["bill_me", "purchase_order"]
+# Captures of balance_payment's set-based step sent to the gateway at once (threads; 1: one after another).
+# SQLite takes one writer at a time, and the simulated gateway writes: one after another there.
+_SQLITE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+PAYMENT_CAPTURE_CONCURRENCY = int(os.environ.get("PAYMENT_CAPTURE_CONCURRENCY", "1" if _SQLITE else "4"))
 
 # Flow variants (DESIGN section 18): a store's inventory_system and payment_system name one of these
 # strategy classes. A new kind is one class and one entry here (docs/flow-variants.md).

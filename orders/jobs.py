@@ -168,6 +168,13 @@ def _release_chunk(order_ids: list[int]) -> dict[int, JobOutcome]:
     return orders_release_chunk(order_ids=order_ids, actor_name="release_to_fulfillment")
 
 
+def _deposit_chunk(order_ids: list[int]) -> dict[int, JobOutcome]:
+    """The set-based deposit of a chunk (``orders.deposit_batch``); the rest goes through ``order_deposit``."""
+    from orders.deposit_batch import orders_deposit_chunk
+
+    return orders_deposit_chunk(order_ids=order_ids, actor_name="balance_payment")
+
+
 def _job(
     name: str,
     description: str,
@@ -216,6 +223,7 @@ BALANCE_PAYMENT = _job(
     "Capture the payment of shipped orders; an order is deposited when it is captured in full.",
     select_shipped,
     "order_deposit",
+    process_chunk=_deposit_chunk,
 )
 PAYMENT_CLEANUP = _job(
     "payment_cleanup",

@@ -15,4 +15,7 @@ ALLOWED_HOSTS = ["localhost", "127.0.0.1", "testserver", "[::1]"]
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = os.environ.get("TEST_MEDIA_ROOT", str(BASE_DIR / "var" / "test-media"))  # noqa: F405
+# Threads see only committed rows, and most tests run inside a transaction: captures one after another
+# (tests/orders/test_deposit_batch.py sends them at once on PostgreSQL, with committed rows).
+PAYMENT_CAPTURE_CONCURRENCY = 1
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}

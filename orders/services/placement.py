@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, can_proceed
 
 from commerce.currency import convert
-from commerce.errors import IdempotencyKeyReused, InvalidTransition, ValidationFailed
+from commerce.errors import ApplicationError, IdempotencyKeyReused, InvalidTransition, ValidationFailed
 from commerce.models import Currency, ShipMode, Store, ship_to_copy
 from commerce.money import quantize_money
 from commerce.notifications import notify
@@ -119,14 +119,14 @@ def _replay(data: PlacementInput) -> Order | None:
 def order_place(*, data: PlacementInput, acting_user=None) -> tuple[Order, bool]:
     """Create and submit an order; return it and whether it is new (False: an idempotent replay)."""
     store = data.store or default_store()
-    existing = _replay(data)
-    if existing is not None:
-        return existing, False
-    _validate_placement(data, store)
+    # A retry with the same idempotency key is found by its order's insert failing (the key is unique per
+    # customer), so a first request spends no statement on looking for it; the order's own insert is the
+    # first statement of the placement, before any stock is touched.
     try:
+        _validate_placement(data, store)
         order, payment = _place_new(data=data, store=store, acting_user=acting_user)
-    except IntegrityError:
-        replay = _replay(data)
+    except (IntegrityError, ApplicationError):
+        replay = _replay(data)  # also when the request no longer holds (say, its coupon has expired since)
         if replay is None:
             raise
         return replay, False

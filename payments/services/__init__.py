@@ -19,7 +19,8 @@ payment ``partially_refunded``; refunding what is left makes it ``refunded``.
 
 One module per concern: ``authorization`` (creating, authorizing, review), ``reconciliation`` (sync,
 status checks, reauthorization), ``operations`` (capture, void, refund, cancel); ``gateway_calls`` sends a
-call and records its answer, ``common`` holds what they share. Callers import from ``payments.services``.
+call and records its answer, ``common`` holds what they share; ``batch_capture`` captures the deposits of
+many payments a chunk at a time. Callers import from ``payments.services``.
 """
 
 from payments.services.authorization import (
@@ -66,10 +67,26 @@ RETURN_CREDIT_SERVICES = frozenset(
     {"payment_amount_to_deposit", "payment_reduce_deposit", "payment_refund_partial", "payment_refunded_for_key"}
 )
 
+# The chunked capture of deposits builds on payments.refunds (the amount to deposit): loaded on first use too.
+BATCH_CAPTURE_SERVICES = frozenset(
+    {
+        "CaptureAnswer",
+        "CaptureRecord",
+        "DepositCapture",
+        "payments_capture_mark",
+        "payments_capture_record",
+        "payments_capture_send",
+    }
+)
+
 
 def __getattr__(name: str):
     if name in RETURN_CREDIT_SERVICES:
         from payments import refunds
 
         return getattr(refunds, name)
+    if name in BATCH_CAPTURE_SERVICES:
+        from payments.services import batch_capture
+
+        return getattr(batch_capture, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

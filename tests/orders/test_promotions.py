@@ -121,3 +121,19 @@ def test_a_fixed_amount_is_converted_to_the_order_currency(as_user):
 
     assert response.status_code == 201, response.json()
     assert response.json()["totals"]["adjustment"] == "3.95"  # 5.00 USD at 0.79
+
+
+def test_a_keyed_retry_replays_its_order_after_the_coupon_expired(as_user):
+    alice = as_user("alice")
+    first = place(alice, ("DEMO-HOODIE", 3), coupon="DEMO10", key="checkout-41")
+    assert first.status_code == 201, first.json()
+    Promotion.objects.filter(code="DEMO10").update(active=False)
+
+    retry = place(alice, ("DEMO-HOODIE", 3), coupon="DEMO10", key="checkout-41")
+
+    assert retry.status_code == 201, retry.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert Order.objects.count() == 1
+    # Without the key, the same body is refused now.
+    assert place(alice, ("DEMO-HOODIE", 3), coupon="DEMO10").status_code == 409

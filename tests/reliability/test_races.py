@@ -138,12 +138,15 @@ def test_two_release_workers_release_every_order_exactly_once(shop):
     assert_consistent()
 
 
-def test_two_balance_workers_capture_every_order_exactly_once(shop):
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_two_balance_workers_capture_every_order_exactly_once(shop, settings, concurrency):
     """Invariant: two workers running balance_payment at once capture each order's payment exactly once.
 
     The gateway holds one capture of the full amount per authorization; each payment counts one applied
-    capture; every order is deposited.
+    capture; every order is deposited. The set-based step sends a chunk's captures one after another or
+    four at once (``PAYMENT_CAPTURE_CONCURRENCY``, threads with connections of their own).
     """
+    settings.PAYMENT_CAPTURE_CONCURRENCY = concurrency
     orders = shipped_orders(shop, 30)
     spec = replace(BALANCE_PAYMENT, chunk_size=4)
 
