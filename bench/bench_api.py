@@ -5,8 +5,10 @@
 ``orders``: ``POST /api/v1/orders/`` with 3 random items, a card (``tok_approve``), token auth, 8 customers
 each on its own client thread. ``availability``: ``GET /api/v1/products/{sku}/availability/`` of random
 products. The server is ``gunicorn commerce.wsgi -w 2`` on 127.0.0.1 only, DEBUG off, over a database
-holding 20,000 past orders; the clients are threads of this process (``http.client``, a connection per
-request as gunicorn's sync workers close it), on the same two cores as the server and PostgreSQL.
+holding 20,000 past orders; the clients are threads of this process (each request built before the clock
+starts and sent on a raw socket, a connection per request as gunicorn's sync workers close it), on the same
+two cores as the server and PostgreSQL. ``bench/bench_submit.py --api`` measures the placement beside the
+service level in one run over one database.
 Reported: throughput (median of the runs), p50 and p99 latency over all measured requests, SQL
 statements per request (counted inside the workers) and the workers' peak memory.
 """
@@ -29,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     ROOT,
+    WARM_UP_HEADER,
     Row,
     analyze,
     bench_database,
@@ -42,6 +45,7 @@ from bench.common import (
 )
 
 CLIENTS = 8
+WORKERS = 2
 RUNS = 3
 ORDERS_PER_RUN = 400
 LOOKUPS_PER_RUN = 2_000
@@ -84,7 +88,7 @@ class Server:
                 str(gunicorn),
                 "commerce.wsgi",
                 "-w",
-                "2",
+                str(WORKERS),
                 "-b",
                 f"127.0.0.1:{self.port}",
                 "-c",
@@ -112,13 +116,16 @@ class Server:
         raise RuntimeError(f"gunicorn did not answer in {timeout:.0f} s; see {self.log.name}")
 
     def stop(self) -> dict:
-        """Stop gracefully (the workers write their counts) and return the counts summed over workers."""
+        """Stop gracefully (the workers write their counts) and return the counts summed over workers.
+
+        Per kind of request: ``requests``, ``statements`` and ``cpu_seconds`` (the workers' own CPU time).
+        """
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
-        totals = {"requests": {}, "statements": {}, "peak_rss_mib": 0.0}
+        totals = {"requests": {}, "statements": {}, "cpu_seconds": {}, "peak_rss_mib": 0.0}
         for path in Path(self.stats_dir).glob("worker-*.json"):
             worker = json.loads(path.read_text())
-            for key in ("requests", "statements"):
+            for key in ("requests", "statements", "cpu_seconds"):
                 for kind, value in worker[key].items():
                     totals[key][kind] = totals[key].get(kind, 0) + value
             totals["peak_rss_mib"] = max(totals["peak_rss_mib"], worker["peak_rss_mib"])
@@ -140,28 +147,61 @@ def request(port: int, method: str, path: str, token: str, body: dict | None = N
         connection.close()
 
 
-def load(port: int, tokens: list[str], total: int, make) -> dict:
-    """``total`` requests from one thread per token, each taking the next as soon as it has an answer."""
+def request_bytes(method: str, path: str, token: str, body: dict | None = None, *, warm_up: bool = False) -> bytes:
+    """A whole HTTP/1.1 request, built before the clock starts; the workers leave warm-ups out of their counts."""
+    payload = b"" if body is None else json.dumps(body).encode()
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        f"Authorization: Token {token}\r\nAccept: application/json\r\n"
+    )
+    if warm_up:
+        head += f"{WARM_UP_HEADER}: 1\r\n"
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+    return (head + "\r\n").encode() + payload
+
+
+def send(port: int, data: bytes) -> int:
+    """Send a prepared request on a new connection, read the answer to its end, return its status."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
+        connection.sendall(data)
+        first = connection.recv(65536)
+        while connection.recv(65536):
+            pass
+    return int(first.split(b" ", 2)[1])
+
+
+def load(port: int, tokens: list[str], total: int, make, *, warm_up: bool = False) -> dict:
+    """``total`` requests from one thread per token, each taking the next as soon as it has an answer.
+
+    The clients are lean, as the server should get the cores: every request is built (``make``) before
+    the clock starts, sent on a raw socket and read to its end without being parsed beyond its status.
+    """
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     issued = iter(range(total))
+    prepared = {}
+    for n, token in enumerate(tokens):
+        rng = random.Random(n)
+        requests = [make(rng) for _ in range(total)]
+        prepared[token] = [request_bytes(method, path, token, body, warm_up=warm_up) for method, path, body in requests]
 
-    def client(token: str, seed: int) -> None:
-        rng = random.Random(seed)
+    def client(token: str) -> None:
+        requests = iter(prepared[token])
         while True:
             with lock:
                 if next(issued, None) is None:
                     return
-            method, path, body = make(rng)
+            data = next(requests)
             started = time.perf_counter()
-            status, _ = request(port, method, path, token, body)
+            status = send(port, data)
             elapsed = time.perf_counter() - started
             with lock:
                 latencies.append(elapsed)
                 statuses[status] = statuses.get(status, 0) + 1
 
-    threads = [threading.Thread(target=client, args=(token, n)) for n, token in enumerate(tokens)]
+    threads = [threading.Thread(target=client, args=(token,)) for token in tokens]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -171,7 +211,7 @@ def load(port: int, tokens: list[str], total: int, make) -> dict:
 
 
 def measure(port: int, tokens: list[str], make, per_run: int, runs: int, label: str) -> dict:
-    load(port, tokens, WARM_UP, make)
+    load(port, tokens, WARM_UP, make, warm_up=True)
     results = []
     for n in range(runs):
         result = load(port, tokens, per_run, make)
@@ -185,6 +225,17 @@ def measure(port: int, tokens: list[str], make, per_run: int, runs: int, label: 
         "errors": sum(count for r in results for status, count in r["statuses"].items() if status >= 300),
         "requests": per_run * runs,
     }
+
+
+def placement_request(skus: list[str]):
+    """What a client posts: 3 random items of ``skus``, 1 to 3 units each, paid by card."""
+
+    def place(rng):
+        items = [{"sku": sku, "quantity": rng.randint(1, 3)} for sku in rng.sample(skus, 3)]
+        body = {"items": items, "payment": {"method": "card", "token": "tok_approve"}, "shipping_address": ADDRESS}
+        return "POST", "/api/v1/orders/", body
+
+    return place
 
 
 def customers_with_tokens(catalogue, count: int) -> list[str]:
@@ -208,16 +259,7 @@ def run(only: str | None = None, runs: int = RUNS) -> list[Row]:
             server.wait_ready(tokens[0])
             results = {}
             if only in (None, "orders"):
-
-                def place(rng):
-                    items = [{"sku": sku, "quantity": rng.randint(1, 3)} for sku in rng.sample(skus, 3)]
-                    body = {
-                        "items": items,
-                        "payment": {"method": "card", "token": "tok_approve"},
-                        "shipping_address": ADDRESS,
-                    }
-                    return "POST", "/api/v1/orders/", body
-
+                place = placement_request(skus)
                 results["orders"] = measure(server.port, tokens, place, ORDERS_PER_RUN, runs, "place order")
             if only in (None, "availability"):
 

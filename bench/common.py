@@ -27,6 +27,7 @@ HISTORY_ORDERS = 20_000
 HISTORY_CUSTOMERS = 2_000
 PRODUCTS = 200
 BATCH = 2_000
+WARM_UP_HEADER = "X-Bench-Warm-Up"  # a request the gunicorn workers leave out of their counts
 
 
 def prepare() -> None:

@@ -1,16 +1,18 @@
 """Gunicorn settings for the API benchmark (``gunicorn -c bench/gunicorn_hooks.py``).
 
-Each worker counts the SQL statements of every request, per kind of request, and when it exits writes
-them with its peak memory to ``$BENCH_STATS_DIR/worker-<pid>.json``. Nothing of the product changes.
+Each worker counts the SQL statements and the CPU time (its own process's) of every request, per kind of
+request, and when it exits writes them with its peak memory to ``$BENCH_STATS_DIR/worker-<pid>.json``.
+Nothing of the product changes.
 """
 
 import json
 import os
 import re
+import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench.common import peak_rss_mib
+from bench.common import WARM_UP_HEADER, peak_rss_mib
 
 KINDS = [
     ("place order", re.compile(r"^POST /api/v1/orders/$")),
@@ -19,7 +21,8 @@ KINDS = [
 
 _requests: dict[str, int] = defaultdict(int)
 _statements: dict[str, int] = defaultdict(int)
-_current = {"statements": 0, "installed": False}
+_cpu_seconds: dict[str, float] = defaultdict(float)
+_current = {"statements": 0, "cpu": 0.0, "installed": False}
 
 
 def _count(execute, sql, params, many, context):
@@ -27,8 +30,10 @@ def _count(execute, sql, params, many, context):
     return execute(sql, params, many, context)
 
 
-def _kind(method: str, path: str) -> str:
-    request = f"{method} {path}"
+def _kind(req) -> str:
+    if any(name == WARM_UP_HEADER.upper() for name, _ in req.headers):
+        return "warm-up"
+    request = f"{req.method} {req.path}"
     return next((name for name, pattern in KINDS if pattern.match(request)), "other")
 
 
@@ -40,12 +45,14 @@ def pre_request(worker, req):
         connection.execute_wrappers.append(_count)
         _current["installed"] = True
     _current["statements"] = 0
+    _current["cpu"] = time.process_time()
 
 
 def post_request(worker, req, environ, resp):
-    kind = _kind(req.method, req.path)
+    kind = _kind(req)
     _requests[kind] += 1
     _statements[kind] += _current["statements"]
+    _cpu_seconds[kind] += time.process_time() - _current["cpu"]
 
 
 def worker_exit(server, worker):
@@ -53,5 +60,10 @@ def worker_exit(server, worker):
     if not directory:
         return
     peak_mib = peak_rss_mib()
-    stats = {"requests": dict(_requests), "statements": dict(_statements), "peak_rss_mib": peak_mib}
+    stats = {
+        "requests": dict(_requests),
+        "statements": dict(_statements),
+        "cpu_seconds": dict(_cpu_seconds),
+        "peak_rss_mib": peak_mib,
+    }
     Path(directory, f"worker-{worker.pid}.json").write_text(json.dumps(stats))

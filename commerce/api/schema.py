@@ -127,6 +127,7 @@ class TokenScheme(OpenApiAuthenticationExtension):
     """``Authorization: Token <key>``, the key from ``POST /api/v1/auth/token/``."""
 
     target_class = "rest_framework.authentication.TokenAuthentication"
+    match_subclasses = True  # the project's own (commerce.api.authentication) among them
     name = "Token"
     priority = 1
 
