@@ -9,13 +9,16 @@ database, so that the API's figure per worker and the two processes' are set bes
 the same run; ``api`` measures the availability lookups. The jobs benchmark runs each job fully over 1,000 orders and,
 over 10,000, for about ``--job-seconds`` (default 120), so that the whole run stays within about a
 quarter of an hour on two cores; run ``bench/bench_jobs.py`` alone for complete 10,000-order runs.
-The soak runs its mixed storefront load for ``--soak-seconds`` (default 180).
+The soak runs its mixed storefront load for ``--soak-seconds`` (default 180). ``peer`` runs the shared
+peer benchmark (``../shared/peer-bench/compare.sh`` beside the project, or ``PEER_BENCH``) when it is
+there: Django Oscar's checkout and the project's order submit interleaved in one run, and their ratio.
 """
 
 import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,8 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, Row, markdown, server_url, verdict
 
-BENCHMARKS = ("submit", "api", "jobs", "documents", "soak")
+BENCHMARKS = ("submit", "api", "jobs", "documents", "soak", "peer")
 DOCUMENT_TARGET_SECONDS = 2.0
+PEER_TARGET = 6.0
+PEER_ROUND = re.compile(r"round: project ([\d.]+) orders/s, Oscar ([\d.]+) orders/s")
 
 
 def run_json_benchmark(script: str, *args: str) -> list[Row]:
@@ -67,6 +72,30 @@ def run_documents() -> list[Row]:
     return rows
 
 
+def run_peer() -> list[Row]:
+    """Run the shared peer benchmark (Django Oscar beside the order submit) and turn its rounds into a row."""
+    script = Path(os.environ.get("PEER_BENCH", ROOT.parent / "shared" / "peer-bench" / "compare.sh"))
+    name = "Order submit vs Django Oscar 4.2.1, one process (compare.sh)"
+    if not script.exists():
+        return [Row(name, "ratio, same run", "not run", f">= {PEER_TARGET:g}x", "", f"{script} not found")]
+    result = subprocess.run(["bash", str(script)], check=True, capture_output=True, text=True, cwd=ROOT)
+    print(result.stdout, result.stderr, sep="\n", flush=True)
+    rounds = [(float(ours), float(oscar)) for ours, oscar in PEER_ROUND.findall(result.stderr + result.stdout)]
+    ratios = [ours / oscar for ours, oscar in rounds]
+    middle = statistics.median(ratios)
+    note = "; ".join(f"round {n}: {ours:.1f} vs {oscar:.1f} orders/s" for n, (ours, oscar) in enumerate(rounds, 1))
+    return [
+        Row(
+            name,
+            "ratio, same run (median of the rounds; best)",
+            f"{middle:.2f}x; {max(ratios):.2f}x",
+            f">= {PEER_TARGET:g}x",
+            verdict(middle >= PEER_TARGET),
+            note,
+        )
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, default=list(BENCHMARKS))
@@ -90,6 +119,8 @@ def main() -> int:
             rows += run_json_benchmark("bench_jobs.py", "--max-seconds", str(options.job_seconds))
         elif name == "soak":
             rows += run_json_benchmark("bench_soak.py", "--seconds", str(options.soak_seconds))
+        elif name == "peer":
+            rows += run_peer()
         else:
             rows += run_documents()
         print(f"({name} took {time.perf_counter() - begun:.0f} s)", flush=True)
