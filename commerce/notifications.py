@@ -64,11 +64,23 @@ def notification_subject_register(key: str, loader: SubjectLoader, *, label: str
 
 
 def notify(kind: str, *, order_id: int | None = None, context: dict[str, Any] | None = None) -> None:
-    """Send notification ``kind`` after the current transaction commits (at once outside one)."""
+    """Send notification ``kind`` once the current transaction commits (at once outside one).
+
+    With the ORM broker the task row is written in the current transaction, so it is queued exactly
+    when the change commits, with no commit of its own and nothing lost to a crash in between; a
+    worker cannot see it before. Another broker (Redis) or synchronous tasks get it after the commit.
+    """
     if kind not in NOTIFICATIONS:
         raise ValueError(f"Unknown notification {kind!r}.")
     payload = {"order_id": order_id, "context": context or {}}
-    transaction.on_commit(lambda: _enqueue(kind, payload))
+    if _queued_in_the_database():
+        _enqueue(kind, payload)
+    else:
+        transaction.on_commit(lambda: _enqueue(kind, payload))
+
+
+def _queued_in_the_database() -> bool:
+    return "orm" in settings.Q_CLUSTER and not settings.Q_CLUSTER.get("sync")
 
 
 def _enqueue(kind: str, payload: dict[str, Any]) -> None:

@@ -193,6 +193,27 @@ def test_notify_sends_after_commit_through_the_task_queue(order, django_capture_
     assert [message.subject for message in mail.outbox] == [f"Your order {order.number} is cancelled"]
 
 
+def test_with_the_orm_broker_the_task_is_queued_in_the_changing_transaction(order, settings, monkeypatch):
+    from django.db import transaction
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": False}
+    monkeypatch.setattr(Conf, "SYNC", False)
+    queued = OrmQ.objects.count()
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        notify("order_cancelled", order_id=order.pk, context={"reason": "Out of stock for good."})
+        raise RuntimeError("the change fails")
+    assert OrmQ.objects.count() == queued  # rolled back with the change
+
+    with transaction.atomic():
+        notify("order_cancelled", order_id=order.pk, context={"reason": "Out of stock for good."})
+    # Written with the change, not left to a callback after its commit (which a crash could lose).
+    assert OrmQ.objects.count() == queued + 1
+    assert mail.outbox == []
+
+
 def test_every_kind_has_its_three_templates():
     for kind in KINDS:
         for suffix in ("_subject.txt", ".txt", ".html"):
