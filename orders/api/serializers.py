@@ -7,7 +7,7 @@ from rest_framework import serializers
 from commerce.api.fields import MoneyField, TextField
 from commerce.models import Currency, Customer, Product, ShipMode, Store
 from fulfillment.selectors import shipments_for_order
-from orders.models import PRE_RELEASE, InventoryStatus, Order, OrderStatus
+from orders.models import InventoryStatus, Order, OrderStatus
 from orders.services import AddressInput, ItemInput
 from spending_limits.models import TradingAgreement
 
@@ -204,8 +204,10 @@ class OrderSerializer(serializers.Serializer):
 
     @extend_schema_field(ShipmentSerializer(many=True))
     def get_shipments(self, order: Order) -> list[dict]:
-        if order.status in PRE_RELEASE:
-            return []  # packages ship from releases: an order not yet released has none to read
+        if order.no_item_released():
+            # Packages ship from releases: an order none of whose items was released has none to read (by
+            # its items, not its status: a partly released backorder stays B while its first part ships).
+            return []
         return shipments_for_order(order=order)
 
     @extend_schema_field(AddressSerializer)

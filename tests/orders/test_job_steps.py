@@ -62,6 +62,23 @@ def test_partial_release_ships_the_stock_part_of_a_backorder_first(as_user):
     assert sorted(order.releases.values_list("number", flat=True)) == [f"{number}-1", f"{number}-2"]
 
 
+def test_a_partly_released_backorder_shows_the_shipment_of_its_first_part(as_user):
+    from tests.orders.test_payment_lifecycle import ship
+
+    Store.objects.filter(code="demo").update(partial_release=True)
+    alice = as_user("alice")
+    number = place(alice, ("DEMO-TSHIRT", 1), ("DEMO-MUG", 7)).json()["number"]
+    services.order_release(order_id=Order.objects.get(number=number).pk)
+
+    order = ship(Order.objects.get(number=number))
+
+    assert order.status == "B"  # the mugs still wait for goods
+    body = alice.get(f"/api/v1/orders/{number}/").json()
+    assert [(shipment["release"], shipment["carrier"]) for shipment in body["shipments"]] == [(f"{number}-1", "UPS")]
+    listed = next(o for o in alice.get("/api/v1/orders/").json()["results"] if o["number"] == number)
+    assert len(listed["shipments"]) == 1
+
+
 def test_release_without_partial_release_leaves_a_backorder_alone(as_user):
     number = place(as_user("alice"), ("DEMO-TSHIRT", 1), ("DEMO-MUG", 7)).json()["number"]
     order = Order.objects.get(number=number)
