@@ -27,7 +27,18 @@ from payments.errors import PaymentError
 from payments.gateways.base import GatewayResult, Outcome, ensure_no_transaction
 from payments.models import Operation, Payment, PaymentTransaction
 from payments.refunds import payment_amount_to_deposit
-from payments.services.common import UNANSWERED, K, S, _event_note, _fmt, _money, _raise_unless_done, _send, logger
+from payments.services.common import (
+    UNANSWERED,
+    K,
+    S,
+    _event_note,
+    _fmt,
+    _log_entry,
+    _money,
+    _raise_unless_done,
+    _send,
+    logger,
+)
 
 NOT_IN_FLIGHT = {"pending_operation": Operation.NONE, "pending_key": "", "pending_amount": None, "pending_since": None}
 
@@ -191,20 +202,14 @@ def payments_capture_record(*, answers: Sequence[CaptureAnswer], notes: list[Not
             except PaymentError as exc:
                 record.failed[payment.pk] = exc
         logs.append(
-            PaymentTransaction(
-                payment=payment,
+            _log_entry(
+                payment,
                 kind=K.CAPTURE,
-                gateway=payment.gateway,
+                key=key,
                 amount=amount,
-                currency_id=payment.currency_id,
-                outcome=result.outcome,
-                reference=result.reference,
-                idempotency_key=key,
-                applied=applied,
-                replayed=result.replayed,
+                result=result,
                 latency_ms=answer.latency_ms,
-                error=result.error,
-                raw_response=result.raw,
+                applied=applied,
             )
         )
     if record.captured:

@@ -58,7 +58,26 @@ def _log(
     applied: bool = False,
     note: str = "",
 ) -> PaymentTransaction:
-    return PaymentTransaction.objects.create(
+    entry = _log_entry(
+        payment, kind=kind, key=key, amount=amount, result=result, latency_ms=latency_ms, applied=applied, note=note
+    )
+    entry.save(force_insert=True)
+    return entry
+
+
+def _log_entry(
+    payment: Payment,
+    *,
+    kind: str,
+    key: str,
+    amount: Decimal | None,
+    result: GatewayResult,
+    latency_ms: int,
+    applied: bool = False,
+    note: str = "",
+) -> PaymentTransaction:
+    """The transaction log row of one gateway call, not yet written (``_log`` writes it; batches bulk-insert)."""
+    return PaymentTransaction(
         payment=payment,
         kind=kind,
         gateway=payment.gateway,
